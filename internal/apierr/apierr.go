@@ -1,0 +1,129 @@
+// Package apierr is Usher's one error catalogue: it turns any error from the server's
+// packages into a Twirp code, an HTTP status and a REST machine code, in one place.
+//
+// Packages declare sentinel errors and wrap them with detail; nothing else builds a
+// status code by hand.
+package apierr
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/twitchtv/twirp"
+
+	"github.com/usher-rtc/usher/internal/auth"
+	"github.com/usher-rtc/usher/internal/room"
+)
+
+// Errors raised by the API layer itself.
+var (
+	// ErrBodyTooLarge: the request body exceeds limit.max_request_body_size.
+	ErrBodyTooLarge = errors.New("request body too large")
+	// ErrUnimplemented: the method exists on the wire but is not implemented yet.
+	ErrUnimplemented = errors.New("not implemented")
+	// ErrBadRoute: no such endpoint, or the wrong HTTP method or content type.
+	ErrBadRoute = errors.New("bad route")
+	// ErrMalformed: the request body could not be decoded.
+	ErrMalformed = errors.New("malformed request")
+)
+
+// Entry is how one kind of error appears on the wire.
+type Entry struct {
+	// Twirp is the Twirp error code.
+	Twirp twirp.ErrorCode
+	// Status is the HTTP status.
+	Status int
+	// Code is the stable machine code used by the REST gateway.
+	Code string
+}
+
+type row struct {
+	err   error
+	entry Entry
+}
+
+// catalogue is checked in order with errors.Is; the first match wins.
+var catalogue = []row{
+	{auth.ErrMissingToken, Entry{twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"}},
+	{auth.ErrMalformedToken, Entry{twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"}},
+	{auth.ErrUnknownAPIKey, Entry{twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"}},
+	{auth.ErrBadSignature, Entry{twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"}},
+	{auth.ErrTokenExpired, Entry{twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"}},
+	{auth.ErrTokenNotYetValid, Entry{twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"}},
+	{auth.ErrTokenRevoked, Entry{twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"}},
+	{auth.ErrPermissionDenied, Entry{twirp.PermissionDenied, http.StatusForbidden, "FORBIDDEN"}},
+
+	{room.ErrRoomNotFound, Entry{twirp.NotFound, http.StatusNotFound, "ROOM_NOT_FOUND"}},
+	{room.ErrRoomClosed, Entry{twirp.NotFound, http.StatusNotFound, "ROOM_NOT_FOUND"}},
+	{room.ErrInvalidArgument, Entry{twirp.InvalidArgument, http.StatusBadRequest, "INVALID_REQUEST"}},
+	{room.ErrUnsupported, Entry{twirp.Unimplemented, http.StatusNotImplemented, "NOT_SUPPORTED"}},
+
+	{ErrBodyTooLarge, Entry{twirp.ResourceExhausted, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"}},
+	{ErrMalformed, Entry{twirp.Malformed, http.StatusBadRequest, "INVALID_REQUEST"}},
+	{ErrUnimplemented, Entry{twirp.Unimplemented, http.StatusNotImplemented, "NOT_IMPLEMENTED"}},
+	{ErrBadRoute, Entry{twirp.BadRoute, http.StatusNotFound, "NOT_FOUND"}},
+
+	{context.DeadlineExceeded, Entry{twirp.DeadlineExceeded, http.StatusGatewayTimeout, "TIMEOUT"}},
+	{context.Canceled, Entry{twirp.Canceled, 499, "CANCELED"}},
+}
+
+// internal is the entry of any error the catalogue does not know.
+var internal = Entry{twirp.Internal, http.StatusInternalServerError, "INTERNAL"}
+
+// Lookup returns the wire entry of err and whether the catalogue knows it. Unknown
+// errors are internal errors whose message must not reach the client.
+func Lookup(err error) (Entry, bool) {
+	for _, r := range catalogue {
+		if errors.Is(err, r.err) {
+			return r.entry, true
+		}
+	}
+	return internal, false
+}
+
+// Message returns the client-facing message of err: its text when the catalogue knows
+// it (the server's own messages never contain tokens or secrets), or a generic text.
+func Message(err error) string {
+	if _, ok := Lookup(err); ok {
+		return err.Error()
+	}
+	return "internal error"
+}
+
+// Twirp converts err to a Twirp error with the catalogue's code and message.
+func Twirp(err error) twirp.Error {
+	var te twirp.Error
+	if errors.As(err, &te) {
+		return te
+	}
+	e, _ := Lookup(err)
+	return twirp.NewError(e.Twirp, Message(err))
+}
+
+// WriteTwirp writes err as a Twirp JSON error with the catalogue's HTTP status. It is
+// for errors raised before a request reaches the generated Twirp server (auth, body
+// size, routing).
+func WriteTwirp(w http.ResponseWriter, err error) {
+	e, _ := Lookup(err)
+	code, msg := e.Twirp, Message(err)
+	status := e.Status
+	var te twirp.Error
+	if errors.As(err, &te) {
+		code, msg, status = te.Code(), te.Msg(), twirp.ServerHTTPStatusFromErrorCode(te.Code())
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(struct {
+		Code string `json:"code"`
+		Msg  string `json:"msg"`
+	}{string(code), msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}

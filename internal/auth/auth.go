@@ -1,0 +1,200 @@
+// Package auth verifies LiveKit access tokens (HS256 JWTs with video grants) and
+// checks grants for each operation.
+//
+// Error messages of this package never contain a token or a secret.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+	lkauth "github.com/livekit/protocol/auth"
+)
+
+// MaxTokenSize bounds an access token; anything longer is refused unparsed.
+const MaxTokenSize = 16 << 10
+
+// Sentinel errors. Callers wrap them with detail; apierr maps them to wire codes.
+var (
+	ErrMissingToken     = errors.New(`no access token: send it as "Authorization: Bearer <token>" or as the access_token query parameter`)
+	ErrMalformedToken   = errors.New("access token is malformed")
+	ErrUnknownAPIKey    = errors.New("access token is signed with an unknown API key")
+	ErrBadSignature     = errors.New("access token signature is invalid")
+	ErrTokenExpired     = errors.New("access token has expired")
+	ErrTokenNotYetValid = errors.New("access token is not valid yet")
+	ErrTokenRevoked     = errors.New("access token has been revoked")
+	ErrPermissionDenied = errors.New("permission denied")
+)
+
+// Claims is a verified token: who holds it and what it grants.
+type Claims struct {
+	// APIKey is the key the token was signed with (the iss claim).
+	APIKey string
+	// ID is the token's jti claim, if any.
+	ID string
+	// IssuedAt, NotBefore and ExpiresAt are the token's time claims (zero when absent).
+	IssuedAt, NotBefore, ExpiresAt time.Time
+	// Grants holds identity, name, metadata, attributes, kind and the video grant.
+	Grants *lkauth.ClaimGrants
+}
+
+// Video returns the video grant, never nil.
+func (c *Claims) Video() *lkauth.VideoGrant {
+	if c.Grants == nil || c.Grants.Video == nil {
+		return &lkauth.VideoGrant{}
+	}
+	return c.Grants.Video
+}
+
+// Identity returns the participant identity (sub, or jti when sub is empty).
+func (c *Claims) Identity() string {
+	if c.Grants == nil {
+		return ""
+	}
+	return c.Grants.Identity
+}
+
+// KeyProvider looks up the secret of an API key.
+type KeyProvider interface {
+	// Secret returns the secret for key and whether the key is known.
+	Secret(key string) (string, bool)
+}
+
+// StaticKeys is a KeyProvider over a fixed map.
+type StaticKeys map[string]string
+
+// Secret implements KeyProvider.
+func (k StaticKeys) Secret(key string) (string, bool) {
+	s, ok := k[key]
+	return s, ok && s != ""
+}
+
+// Verifier checks access tokens against a set of API keys.
+type Verifier struct {
+	keys KeyProvider
+}
+
+// NewVerifier returns a Verifier for keys.
+func NewVerifier(keys KeyProvider) *Verifier {
+	return &Verifier{keys: keys}
+}
+
+// Verify parses raw, checks its signature, issuer, expiry and not-before, and returns its claims.
+func (v *Verifier) Verify(raw string) (*Claims, error) {
+	if raw == "" {
+		return nil, ErrMissingToken
+	}
+	if len(raw) > MaxTokenSize {
+		return nil, fmt.Errorf("%w: longer than %d bytes", ErrMalformedToken, MaxTokenSize)
+	}
+	parsed, err := lkauth.ParseAPIToken(raw)
+	if err != nil {
+		return nil, classify(err)
+	}
+	key := parsed.APIKey()
+	if key == "" {
+		return nil, fmt.Errorf("%w: no issuer (iss) naming the API key", ErrMalformedToken)
+	}
+	secret, ok := v.keys.Secret(key)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownAPIKey, printable(key))
+	}
+	reg, grants, err := parsed.Verify(secret)
+	if err != nil {
+		return nil, classify(err)
+	}
+	c := &Claims{APIKey: key, ID: reg.ID, Grants: grants}
+	if reg.IssuedAt != nil {
+		c.IssuedAt = reg.IssuedAt.Time
+	}
+	if reg.NotBefore != nil {
+		c.NotBefore = reg.NotBefore.Time
+	}
+	if reg.ExpiresAt != nil {
+		c.ExpiresAt = reg.ExpiresAt.Time
+	}
+	return c, nil
+}
+
+// classify turns a JWT library error into one of this package's errors, without
+// echoing anything of the token.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return ErrTokenExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return ErrTokenNotYetValid
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return fmt.Errorf("%w: it has no expiry (exp)", ErrMalformedToken)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		if strings.Contains(err.Error(), "signing method") {
+			return fmt.Errorf("%w: it must be signed with HS256", ErrMalformedToken)
+		}
+		return ErrBadSignature
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return ErrBadSignature
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return fmt.Errorf("%w: it must be signed with HS256", ErrMalformedToken)
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return fmt.Errorf("%w: not a JWT", ErrMalformedToken)
+	case errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return fmt.Errorf("%w: its claims are not valid", ErrMalformedToken)
+	default:
+		return ErrMalformedToken
+	}
+}
+
+// printable shortens s and drops non-printable characters so it can go into a message.
+func printable(s string) string {
+	const max = 64
+	if !utf8.ValidString(s) {
+		return "(not UTF-8)"
+	}
+	b := strings.Builder{}
+	for _, r := range s {
+		if b.Len() >= max {
+			b.WriteString("…")
+			break
+		}
+		if r < 0x20 || r == 0x7f {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// FromRequest returns the raw token of r: the "Authorization: Bearer" header, or the
+// access_token query parameter. It returns ErrMissingToken when there is none.
+func FromRequest(r *http.Request) (string, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			return "", fmt.Errorf(`%w: the Authorization header must be "Bearer <token>"`, ErrMalformedToken)
+		}
+		return strings.TrimSpace(tok), nil
+	}
+	if tok := r.URL.Query().Get("access_token"); tok != "" {
+		return tok, nil
+	}
+	return "", ErrMissingToken
+}
+
+type claimsKey struct{}
+
+// NewContext returns ctx carrying c.
+func NewContext(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey{}, c)
+}
+
+// FromContext returns the claims in ctx, or nil.
+func FromContext(ctx context.Context) *Claims {
+	c, _ := ctx.Value(claimsKey{}).(*Claims)
+	return c
+}

@@ -1,0 +1,264 @@
+// Package config holds Usher's one typed configuration: its defaults, the strict
+// YAML loader, the environment and flag overlay, and validation.
+//
+// Key names follow livekit-server's config file wherever the setting exists there,
+// so an existing livekit.yaml keeps working.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strings"
+)
+
+// DevAPIKey and DevAPISecret are the well-known development credentials used by --dev,
+// the same as livekit-server's.
+const (
+	DevAPIKey    = "devkey"
+	DevAPISecret = "secret"
+)
+
+// MinSecretLength is the shortest API secret accepted outside development mode.
+const MinSecretLength = 32
+
+// ErrInvalid is wrapped by every validation and loading error of this package.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Config is the whole server configuration.
+type Config struct {
+	// Port is the HTTP port serving the health check, Twirp and /rtc.
+	Port int `yaml:"port"`
+	// BindAddresses are the IP addresses the HTTP server listens on; empty means all.
+	BindAddresses []string `yaml:"bind_addresses"`
+	// Keys maps API keys to their secrets.
+	Keys map[string]string `yaml:"keys"`
+	// KeyFile names a YAML file of "key: secret" lines, used instead of Keys.
+	KeyFile string `yaml:"key_file"`
+	// Development turns on the development defaults (see ApplyDev).
+	Development bool `yaml:"development"`
+
+	RTC     RTCConfig     `yaml:"rtc"`
+	Room    RoomConfig    `yaml:"room"`
+	Logging LoggingConfig `yaml:"logging"`
+	Limit   LimitConfig   `yaml:"limit"`
+}
+
+// RTCConfig configures WebRTC transports.
+type RTCConfig struct {
+	// UDPPort is the one UDP port all ICE sessions are muxed on. 0 uses the port range.
+	UDPPort int `yaml:"udp_port"`
+	// TCPPort is the ICE/TCP fallback port. 0 disables ICE over TCP.
+	TCPPort int `yaml:"tcp_port"`
+	// PortRangeStart and PortRangeEnd bound per-session UDP ports when UDPPort is 0.
+	PortRangeStart int `yaml:"port_range_start"`
+	PortRangeEnd   int `yaml:"port_range_end"`
+	// NodeIP is the address advertised in ICE candidates.
+	NodeIP string `yaml:"node_ip"`
+	// UseExternalIP discovers the public address with STUN and advertises it.
+	UseExternalIP bool `yaml:"use_external_ip"`
+}
+
+// RoomConfig holds defaults for rooms.
+type RoomConfig struct {
+	// AutoCreate creates a room when a participant joins one that does not exist.
+	AutoCreate bool `yaml:"auto_create"`
+	// EmptyTimeout is how long, in seconds, a room nobody joined stays open.
+	EmptyTimeout uint32 `yaml:"empty_timeout"`
+	// DepartureTimeout is how long, in seconds, a room stays open after the last participant left.
+	DepartureTimeout uint32 `yaml:"departure_timeout"`
+	// MaxParticipants caps participants per room; 0 means no limit.
+	MaxParticipants uint32 `yaml:"max_participants"`
+	// EnableRemoteUnmute lets MutePublishedTrack unmute a participant's track.
+	EnableRemoteUnmute bool `yaml:"enable_remote_unmute"`
+	// DuplicateIdentity decides what happens when an identity already in the room joins again:
+	// "replace" (the newest connection wins, as LiveKit) or "reject" (the new one is refused).
+	DuplicateIdentity string `yaml:"duplicate_identity"`
+}
+
+// LoggingConfig configures the server log.
+type LoggingConfig struct {
+	// Level is one of debug, info, warn, error.
+	Level string `yaml:"level"`
+	// JSON writes log lines as JSON objects instead of text.
+	JSON bool `yaml:"json"`
+}
+
+// LimitConfig bounds every input the server accepts.
+type LimitConfig struct {
+	MaxMetadataSize              int `yaml:"max_metadata_size"`
+	MaxAttributesSize            int `yaml:"max_attributes_size"`
+	MaxRoomNameLength            int `yaml:"max_room_name_length"`
+	MaxParticipantIdentityLength int `yaml:"max_participant_identity_length"`
+	MaxParticipantNameLength     int `yaml:"max_participant_name_length"`
+	// MaxRequestBodySize caps an HTTP request body, in bytes (Usher only).
+	MaxRequestBodySize int64 `yaml:"max_request_body_size"`
+}
+
+// Duplicate identity policies.
+const (
+	DuplicateReplace = "replace"
+	DuplicateReject  = "reject"
+)
+
+// Default returns the configuration used when nothing else is given.
+func Default() *Config {
+	return &Config{
+		Port: 7880,
+		RTC: RTCConfig{
+			UDPPort:        7882,
+			TCPPort:        7881,
+			PortRangeStart: 50000,
+			PortRangeEnd:   60000,
+		},
+		Room: RoomConfig{
+			AutoCreate:        true,
+			EmptyTimeout:      300,
+			DepartureTimeout:  20,
+			DuplicateIdentity: DuplicateReplace,
+		},
+		Logging: LoggingConfig{Level: "info"},
+		Limit: LimitConfig{
+			MaxMetadataSize:              64000,
+			MaxAttributesSize:            64000,
+			MaxRoomNameLength:            256,
+			MaxParticipantIdentityLength: 256,
+			MaxParticipantNameLength:     256,
+			MaxRequestBodySize:           10 << 20,
+		},
+	}
+}
+
+// ApplyDev sets the development defaults: the devkey/secret key pair when no key is
+// configured, debug logging, and loopback binding when no address is given.
+func (c *Config) ApplyDev() {
+	c.Development = true
+	if len(c.Keys) == 0 && c.KeyFile == "" {
+		c.Keys = map[string]string{DevAPIKey: DevAPISecret}
+	}
+	if c.Logging.Level == "" || c.Logging.Level == "info" {
+		c.Logging.Level = "debug"
+	}
+	if len(c.BindAddresses) == 0 {
+		c.BindAddresses = []string{"127.0.0.1"}
+	}
+}
+
+// Validate checks the configuration and loads the key file. Every problem is reported,
+// each with what to change.
+func (c *Config) Validate() error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if c.Port < 0 || c.Port > 65535 {
+		add("port: %d is not a TCP port (0-65535)", c.Port)
+	}
+	for _, a := range c.BindAddresses {
+		if a != "" && net.ParseIP(a) == nil {
+			add("bind_addresses: %q is not an IP address", a)
+		}
+	}
+	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
+		add("rtc.udp_port: %d is not a UDP port (0-65535)", c.RTC.UDPPort)
+	}
+	if c.RTC.TCPPort < 0 || c.RTC.TCPPort > 65535 {
+		add("rtc.tcp_port: %d is not a TCP port (0-65535)", c.RTC.TCPPort)
+	}
+	if c.RTC.UDPPort == 0 {
+		if c.RTC.PortRangeStart <= 0 || c.RTC.PortRangeEnd > 65535 || c.RTC.PortRangeStart > c.RTC.PortRangeEnd {
+			add("rtc.port_range_start/port_range_end: %d-%d is not a valid UDP port range (set rtc.udp_port instead, or a range like 50000-60000)",
+				c.RTC.PortRangeStart, c.RTC.PortRangeEnd)
+		}
+	}
+	if c.RTC.NodeIP != "" && net.ParseIP(c.RTC.NodeIP) == nil {
+		add("rtc.node_ip: %q is not an IP address", c.RTC.NodeIP)
+	}
+	switch c.Room.DuplicateIdentity {
+	case DuplicateReplace, DuplicateReject:
+	default:
+		add("room.duplicate_identity: %q is not one of %q, %q", c.Room.DuplicateIdentity, DuplicateReplace, DuplicateReject)
+	}
+	switch strings.ToLower(c.Logging.Level) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		add("logging.level: %q is not one of debug, info, warn, error", c.Logging.Level)
+	}
+	positive := []struct {
+		name string
+		v    int64
+	}{
+		{"limit.max_metadata_size", int64(c.Limit.MaxMetadataSize)},
+		{"limit.max_attributes_size", int64(c.Limit.MaxAttributesSize)},
+		{"limit.max_room_name_length", int64(c.Limit.MaxRoomNameLength)},
+		{"limit.max_participant_identity_length", int64(c.Limit.MaxParticipantIdentityLength)},
+		{"limit.max_participant_name_length", int64(c.Limit.MaxParticipantNameLength)},
+		{"limit.max_request_body_size", c.Limit.MaxRequestBodySize},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			add("%s: must be greater than 0 (got %d)", p.name, p.v)
+		}
+	}
+
+	if c.KeyFile != "" {
+		if len(c.Keys) > 0 {
+			add("keys and key_file are both set: use one of them")
+		} else if keys, err := LoadKeyFile(c.KeyFile); err != nil {
+			add("%v", err)
+		} else {
+			c.Keys = keys
+		}
+	}
+	if len(c.Keys) == 0 {
+		add("no API keys: set keys (config), --keys \"key: secret\" (or LIVEKIT_KEYS), or --key-file; create a pair with `usher generate-keys`, or start with --dev to use devkey/secret")
+	}
+	for _, k := range sortedKeys(c.Keys) {
+		secret := c.Keys[k]
+		switch {
+		case k == "":
+			add("keys: an API key is empty")
+		case secret == "":
+			add("keys: API key %q has an empty secret", k)
+		case !c.Development && len(secret) < MinSecretLength:
+			add("keys: the secret of API key %q is %d characters; at least %d are required outside --dev (create a strong pair with `usher generate-keys`)",
+				k, len(secret), MinSecretLength)
+		}
+	}
+
+	if len(problems) > 0 {
+		return fmt.Errorf("%w:\n  - %s", ErrInvalid, strings.Join(problems, "\n  - "))
+	}
+	return nil
+}
+
+// LoadKeyFile reads a YAML file of "key: secret" pairs. The file must not be
+// accessible by group or others, so a secret is never world-readable.
+func LoadKeyFile(path string) (map[string]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("key_file: %w", err)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("key_file: %s has mode %04o, which lets group or others read it; restrict it with `chmod 600 %s`", path, perm, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("key_file: %w", err)
+	}
+	keys, err := ParseKeys(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("key_file %s: %w", path, err)
+	}
+	return keys, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

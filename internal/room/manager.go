@@ -1,0 +1,229 @@
+package room
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/livekit/protocol/livekit"
+
+	"github.com/usher-rtc/usher/internal/config"
+)
+
+// Options configures a Manager.
+type Options struct {
+	// Defaults are the room defaults from the server config.
+	Defaults config.RoomConfig
+	// Limits bound names and metadata.
+	Limits config.LimitConfig
+	// Logger receives lifecycle logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Manager owns every open room of this server.
+//
+// Lock order: Manager.mu before Room.mu, never the other way round.
+type Manager struct {
+	opts Options
+	log  *slog.Logger
+
+	mu     sync.RWMutex
+	rooms  map[string]*Room
+	closed bool
+}
+
+// NewManager returns an empty Manager.
+func NewManager(opts Options) *Manager {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{opts: opts, log: log, rooms: make(map[string]*Room)}
+}
+
+// Limits returns the input limits the manager enforces.
+func (m *Manager) Limits() config.LimitConfig { return m.opts.Limits }
+
+// ValidateRoomName checks a room name against the limits.
+func (m *Manager) ValidateRoomName(name string) error {
+	return validateName("room name", name, m.opts.Limits.MaxRoomNameLength)
+}
+
+func validateName(what, s string, max int) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%w: %s is empty", ErrInvalidArgument, what)
+	case len(s) > max:
+		return fmt.Errorf("%w: %s is %d bytes; the limit is %d", ErrInvalidArgument, what, len(s), max)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidArgument, what)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: %s contains a control character (%U)", ErrInvalidArgument, what, r)
+		}
+	}
+	return nil
+}
+
+func (m *Manager) validateMetadata(what, md string) error {
+	if max := m.opts.Limits.MaxMetadataSize; len(md) > max {
+		return fmt.Errorf("%w: %s is %d bytes; the limit is %d", ErrInvalidArgument, what, len(md), max)
+	}
+	return nil
+}
+
+// CreateRoom creates a room, or returns the existing room of that name unchanged
+// (CreateRoom is idempotent). created tells which.
+func (m *Manager) CreateRoom(req *livekit.CreateRoomRequest) (info *livekit.Room, created bool, err error) {
+	if err := m.validateCreate(req); err != nil {
+		return nil, false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, false, ErrRoomClosed
+	}
+	if r, ok := m.rooms[req.Name]; ok {
+		return r.Info(), false, nil
+	}
+	r := newRoom(m, req)
+	r.mu.Lock()
+	r.armCloseTimerLocked(time.Duration(r.emptyTimeout) * time.Second)
+	info = r.infoLocked()
+	r.mu.Unlock()
+	m.rooms[req.Name] = r
+	m.log.Info("room created", "room", r.name, "sid", r.sid)
+	return info, true, nil
+}
+
+func (m *Manager) validateCreate(req *livekit.CreateRoomRequest) error {
+	if err := m.ValidateRoomName(req.Name); err != nil {
+		return err
+	}
+	if err := m.validateMetadata("room metadata", req.Metadata); err != nil {
+		return err
+	}
+	if req.MaxPlayoutDelay != 0 && req.MinPlayoutDelay > req.MaxPlayoutDelay {
+		return fmt.Errorf("%w: min_playout_delay (%d ms) is greater than max_playout_delay (%d ms)",
+			ErrInvalidArgument, req.MinPlayoutDelay, req.MaxPlayoutDelay)
+	}
+	switch {
+	case req.Egress != nil:
+		return fmt.Errorf("%w: egress (auto recording) needs an egress service, which Usher does not run", ErrUnsupported)
+	case len(req.Agents) > 0:
+		return fmt.Errorf("%w: agents (agent dispatch) needs an agent dispatch service, which Usher does not run", ErrUnsupported)
+	case req.RoomPreset != "":
+		return fmt.Errorf("%w: room_preset is a LiveKit Cloud feature", ErrUnsupported)
+	case req.ReplayEnabled:
+		return fmt.Errorf("%w: replay_enabled is a LiveKit Cloud feature", ErrUnsupported)
+	}
+	return nil
+}
+
+// Room returns the open room called name.
+func (m *Manager) Room(name string) (*Room, error) {
+	m.mu.RLock()
+	r, ok := m.rooms[name]
+	m.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrRoomNotFound, name)
+	}
+	return r, nil
+}
+
+// ListRooms returns the open rooms sorted by name; with names, only those rooms.
+func (m *Manager) ListRooms(names []string) []*livekit.Room {
+	m.mu.RLock()
+	rooms := make([]*Room, 0, len(m.rooms))
+	if len(names) > 0 {
+		for _, n := range names {
+			if r, ok := m.rooms[n]; ok {
+				rooms = append(rooms, r)
+			}
+		}
+	} else {
+		for _, r := range m.rooms {
+			rooms = append(rooms, r)
+		}
+	}
+	m.mu.RUnlock()
+
+	sort.Slice(rooms, func(i, j int) bool { return rooms[i].name < rooms[j].name })
+	out := make([]*livekit.Room, 0, len(rooms))
+	var last *Room
+	for _, r := range rooms {
+		if r == last { // names listed twice
+			continue
+		}
+		last = r
+		out = append(out, r.Info())
+	}
+	return out
+}
+
+// DeleteRoom closes the room called name.
+func (m *Manager) DeleteRoom(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rooms[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrRoomNotFound, name)
+	}
+	r.mu.Lock()
+	r.closeLocked()
+	r.mu.Unlock()
+	delete(m.rooms, name)
+	m.log.Info("room deleted", "room", name, "sid", r.sid)
+	return nil
+}
+
+// UpdateRoomMetadata replaces the metadata of the room called name.
+func (m *Manager) UpdateRoomMetadata(name, metadata string) (*livekit.Room, error) {
+	if err := m.validateMetadata("room metadata", metadata); err != nil {
+		return nil, err
+	}
+	r, err := m.Room(name)
+	if err != nil {
+		return nil, err
+	}
+	info, err := r.setMetadata(metadata)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q", ErrRoomNotFound, name)
+	}
+	return info, nil
+}
+
+// expire closes r when its close timer of generation gen fires and the room is
+// still unoccupied.
+func (m *Manager) expire(r *Room, gen uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.timerGen != gen || r.occupiedLocked() {
+		return
+	}
+	r.closeLocked()
+	if m.rooms[r.name] == r {
+		delete(m.rooms, r.name)
+	}
+	m.log.Info("room closed after timeout", "room", r.name, "sid", r.sid)
+}
+
+// Close closes every room; the manager accepts no new rooms afterwards.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	for name, r := range m.rooms {
+		r.mu.Lock()
+		r.closeLocked()
+		r.mu.Unlock()
+		delete(m.rooms, name)
+	}
+}

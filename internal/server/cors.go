@@ -1,0 +1,42 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+)
+
+// corsMethods are the methods a cross-origin request may use.
+var corsMethods = map[string]bool{http.MethodGet: true, http.MethodPost: true, http.MethodHead: true, http.MethodDelete: true}
+
+// cors allows any origin, as LiveKit does: browsers may call the API directly with a
+// token. Preflight requests are answered here and cached for a day.
+func cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		reqMethod := r.Header.Get("Access-Control-Request-Method")
+		if r.Method == http.MethodOptions && reqMethod != "" {
+			h.Add("Vary", "Access-Control-Request-Method")
+			h.Add("Vary", "Access-Control-Request-Headers")
+			if !corsMethods[strings.ToUpper(reqMethod)] {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Methods", strings.ToUpper(reqMethod))
+			if reqHeaders := r.Header.Get("Access-Control-Request-Headers"); reqHeaders != "" {
+				h.Set("Access-Control-Allow-Headers", reqHeaders)
+			}
+			h.Set("Access-Control-Max-Age", "86400")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.Set("Access-Control-Allow-Origin", origin)
+		next.ServeHTTP(w, r)
+	})
+}

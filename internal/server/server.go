@@ -1,0 +1,163 @@
+// Package server wires Usher's parts into one HTTP server: the health check, Twirp
+// RoomService, and (later) the /rtc signal endpoint, with CORS and graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/usher-rtc/usher/internal/api/twirp"
+	"github.com/usher-rtc/usher/internal/apierr"
+	"github.com/usher-rtc/usher/internal/auth"
+	"github.com/usher-rtc/usher/internal/config"
+	"github.com/usher-rtc/usher/internal/room"
+)
+
+// Server is one running Usher.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	rooms    *room.Manager
+	verifier *auth.Verifier
+
+	httpSrv   *http.Server
+	listeners []net.Listener
+	serveWG   sync.WaitGroup
+}
+
+// New builds a server from a validated config. It does not listen yet.
+func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Keys) == 0 {
+		return nil, fmt.Errorf("%w: no API keys", config.ErrInvalid)
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      log,
+		verifier: auth.NewVerifier(auth.StaticKeys(cfg.Keys)),
+		rooms: room.NewManager(room.Options{
+			Defaults: cfg.Room,
+			Limits:   cfg.Limit,
+			Logger:   log.With("component", "room"),
+		}),
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", s.serveRoot)
+	mux.Handle("/twirp/livekit.RoomService/", twirpapi.NewHandler(twirpapi.NewRoomService(s.rooms), twirpapi.HandlerOptions{
+		Verifier:    s.verifier,
+		MaxBodySize: cfg.Limit.MaxRequestBodySize,
+		Logger:      log.With("component", "twirp"),
+	}))
+	mux.HandleFunc("/twirp/", func(w http.ResponseWriter, r *http.Request) {
+		svc := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/twirp/"), "/", 2)[0]
+		apierr.WriteTwirp(w, fmt.Errorf("%w: service %q is not provided by Usher", apierr.ErrBadRoute, svc))
+	})
+
+	s.httpSrv = &http.Server{
+		Handler:           cors(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Rooms returns the room manager.
+func (s *Server) Rooms() *room.Manager { return s.rooms }
+
+// Verifier returns the token verifier.
+func (s *Server) Verifier() *auth.Verifier { return s.verifier }
+
+// Start listens on every bind address and serves in the background.
+func (s *Server) Start() error {
+	binds := s.cfg.BindAddresses
+	if len(binds) == 0 {
+		binds = []string{""}
+	}
+	for _, b := range binds {
+		addr := net.JoinHostPort(b, strconv.Itoa(s.cfg.Port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		s.listeners = append(s.listeners, ln)
+	}
+	for _, ln := range s.listeners {
+		s.serveWG.Add(1)
+		go func(ln net.Listener) {
+			defer s.serveWG.Done()
+			if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("http server stopped", "addr", ln.Addr().String(), "error", err)
+			}
+		}(ln)
+		s.log.Info("listening", "addr", ln.Addr().String())
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range s.listeners {
+		_ = ln.Close()
+	}
+	s.listeners = nil
+}
+
+// Addrs returns the addresses the server listens on.
+func (s *Server) Addrs() []net.Addr {
+	out := make([]net.Addr, 0, len(s.listeners))
+	for _, ln := range s.listeners {
+		out = append(out, ln.Addr())
+	}
+	return out
+}
+
+// URL returns an http:// URL of the first listener, with a loopback host when the
+// server listens on all addresses.
+func (s *Server) URL() string {
+	if len(s.listeners) == 0 {
+		return ""
+	}
+	addr := s.listeners[0].Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+}
+
+// Shutdown stops accepting connections, waits for in-flight requests to finish (or ctx
+// to end), then closes every room.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.httpSrv.Shutdown(ctx)
+	s.serveWG.Wait()
+	s.rooms.Close()
+	return err
+}
+
+// serveRoot answers the health check at "/" and 404 elsewhere.
+func (s *Server) serveRoot(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.Error(w, "404 page not found", http.StatusNotFound)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("OK"))
+}
