@@ -67,8 +67,8 @@ var catalogue = []row{
 	{ErrUnimplemented, Entry{twirp.Unimplemented, http.StatusNotImplemented, "NOT_IMPLEMENTED"}},
 	{ErrBadRoute, Entry{twirp.BadRoute, http.StatusNotFound, "NOT_FOUND"}},
 
-	{context.DeadlineExceeded, Entry{twirp.DeadlineExceeded, http.StatusGatewayTimeout, "TIMEOUT"}},
-	{context.Canceled, Entry{twirp.Canceled, 499, "CANCELED"}},
+	{context.DeadlineExceeded, Entry{twirp.DeadlineExceeded, http.StatusRequestTimeout, "TIMEOUT"}},
+	{context.Canceled, Entry{twirp.Canceled, http.StatusRequestTimeout, "CANCELED"}},
 }
 
 // internal is the entry of any error the catalogue does not know.

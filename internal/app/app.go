@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,9 @@ Usage:
   usher generate-keys           print a new API key and secret
   usher create-join-token --room ROOM --identity IDENTITY [flags]
                                 print an access token that joins ROOM as IDENTITY
+  usher create-admin-token [--room ROOM] [flags]
+                                print a token for the Room service API (roomCreate,
+                                roomList, and roomAdmin for ROOM)
   usher ports [flags]           print the ports the server uses
   usher version                 print the version
   usher help                    print this help
@@ -67,7 +71,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		case "generate-keys":
 			return generateKeys(args[1:], stdout, stderr)
 		case "create-join-token":
-			return createJoinToken(args[1:], stdout, stderr, getenv)
+			return createToken(args[1:], false, stdout, stderr, getenv)
+		case "create-admin-token":
+			return createToken(args[1:], true, stdout, stderr, getenv)
 		case "ports":
 			return ports(args[1:], stdout, stderr, getenv)
 		case "version":
@@ -187,18 +193,24 @@ func generateKeys(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func createJoinToken(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("create-join-token")
+// createToken prints a join token (--room and --identity required) or, with admin, a
+// token for the Room service API.
+func createToken(args []string, admin bool, stdout, stderr io.Writer, getenv func(string) string) error {
+	name := "create-join-token"
+	if admin {
+		name = "create-admin-token"
+	}
+	fs := newFlagSet(name)
 	var f serverFlags
 	f.register(fs, false)
-	roomName := fs.String("room", "", "the `room` to join (required)")
-	identity := fs.String("identity", "", "the participant `identity` (required)")
+	roomName := fs.String("room", "", "the `room` to join (required), or to administer")
+	identity := fs.String("identity", "", "the participant `identity` (required for a join token)")
 	apiKey := fs.String("api-key", "", "which API `key` signs the token, when several are configured")
 	validFor := fs.Duration("valid-for", 6*time.Hour, "how long the token is valid")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	if *roomName == "" || *identity == "" {
+	if !admin && (*roomName == "" || *identity == "") {
 		return errors.New("create-join-token needs --room and --identity")
 	}
 	if *validFor <= 0 {
@@ -226,16 +238,25 @@ func createJoinToken(args []string, stdout, stderr io.Writer, getenv func(string
 	if !ok {
 		return fmt.Errorf("API key %q is not configured", key)
 	}
-	tok, err := lkauth.NewAccessToken(key, secret).
-		SetIdentity(*identity).
-		SetValidFor(*validFor).
-		SetVideoGrant(&lkauth.VideoGrant{RoomJoin: true, Room: *roomName}).
-		ToJWT()
+	grant := &lkauth.VideoGrant{RoomJoin: true, Room: *roomName}
+	if admin {
+		grant = &lkauth.VideoGrant{RoomCreate: true, RoomList: true, RoomAdmin: *roomName != "", Room: *roomName}
+	}
+	at := lkauth.NewAccessToken(key, secret).SetValidFor(*validFor).SetVideoGrant(grant)
+	if *identity != "" {
+		at.SetIdentity(*identity)
+	}
+	tok, err := at.ToJWT()
 	if err != nil {
 		return fmt.Errorf("signing the token: %w", err)
 	}
 	fmt.Fprintln(stdout, tok)
-	fmt.Fprintf(stderr, "token for identity %q in room %q, signed with key %q, valid for %s\n", *identity, *roomName, key, *validFor)
+	if admin {
+		fmt.Fprintf(stderr, "admin token (roomCreate, roomList%s), signed with key %q, valid for %s\n",
+			map[bool]string{true: ", roomAdmin for room " + strconv.Quote(*roomName)}[*roomName != ""], key, *validFor)
+	} else {
+		fmt.Fprintf(stderr, "token for identity %q in room %q, signed with key %q, valid for %s\n", *identity, *roomName, key, *validFor)
+	}
 	return nil
 }
 

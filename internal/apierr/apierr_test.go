@@ -1,0 +1,58 @@
+package apierr
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/twitchtv/twirp"
+
+	"github.com/usher-rtc/usher/internal/auth"
+	"github.com/usher-rtc/usher/internal/room"
+)
+
+func TestLookupFollowsWrapping(t *testing.T) {
+	err := fmt.Errorf("%w: %q", room.ErrRoomNotFound, "r")
+	e, ok := Lookup(fmt.Errorf("outer: %w", err))
+	if !ok || e.Twirp != twirp.NotFound || e.Status != 404 || e.Code != "ROOM_NOT_FOUND" {
+		t.Errorf("Lookup = %+v %v", e, ok)
+	}
+	if te := Twirp(err); te.Code() != twirp.NotFound || te.Msg() != `room not found: "r"` {
+		t.Errorf("Twirp = %v", te)
+	}
+}
+
+func TestUnknownErrorsAreInternalAndHidden(t *testing.T) {
+	secretish := errors.New("dial tcp 10.0.0.1: password=hunter2")
+	e, ok := Lookup(secretish)
+	if ok || e.Twirp != twirp.Internal || e.Status != 500 {
+		t.Errorf("Lookup = %+v %v", e, ok)
+	}
+	if m := Message(secretish); strings.Contains(m, "hunter2") {
+		t.Errorf("internal detail leaked: %q", m)
+	}
+}
+
+func TestEveryTwirpCodeMatchesItsStatus(t *testing.T) {
+	for _, r := range catalogue {
+		want := twirp.ServerHTTPStatusFromErrorCode(r.entry.Twirp)
+		// One deliberate exception: 413 says more than 429 for a body that is too large.
+		if r.entry.Status != want && !errors.Is(r.err, ErrBodyTooLarge) {
+			t.Errorf("%v: status %d, Twirp code %s means %d", r.err, r.entry.Status, r.entry.Twirp, want)
+		}
+	}
+}
+
+func TestWriteTwirp(t *testing.T) {
+	w := httptest.NewRecorder()
+	WriteTwirp(w, fmt.Errorf("%w: ListRooms requires the roomList grant", auth.ErrPermissionDenied))
+	if w.Code != http.StatusForbidden || w.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("status %d type %q", w.Code, w.Header().Get("Content-Type"))
+	}
+	if got := strings.TrimSpace(w.Body.String()); got != `{"code":"permission_denied","msg":"permission denied: ListRooms requires the roomList grant"}` {
+		t.Errorf("body = %s", got)
+	}
+}
