@@ -12,6 +12,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 )
 
 // DevAPIKey and DevAPISecret are the well-known development credentials used by --dev,
@@ -42,8 +43,32 @@ type Config struct {
 
 	RTC     RTCConfig     `yaml:"rtc"`
 	Room    RoomConfig    `yaml:"room"`
+	Signal  SignalConfig  `yaml:"signal"`
 	Logging LoggingConfig `yaml:"logging"`
 	Limit   LimitConfig   `yaml:"limit"`
+}
+
+// SignalConfig tunes the /rtc signal connections (Usher only).
+type SignalConfig struct {
+	// PingInterval and PingTimeout are announced to clients; a connection silent for
+	// PingTimeout is dropped (the participant may still resume).
+	PingInterval time.Duration `yaml:"ping_interval"`
+	PingTimeout  time.Duration `yaml:"ping_timeout"`
+	// ResumeWindow is how long a participant whose signal connection dropped stays in
+	// the room, waiting for the client to resume, before leaving with SIGNAL_CLOSE.
+	ResumeWindow time.Duration `yaml:"resume_window"`
+	// JoinTimeout is how long a participant may take to connect its primary transport
+	// before it is removed with JOIN_FAILURE.
+	JoinTimeout time.Duration `yaml:"join_timeout"`
+	// RefreshInterval is how often a connected client gets a fresh token; TokenTTL is
+	// that token's validity.
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
+	TokenTTL        time.Duration `yaml:"token_ttl"`
+	// QueueSize bounds a connection's outbound queue, in messages; a client that falls
+	// this far behind is disconnected.
+	QueueSize int `yaml:"queue_size"`
+	// WriteTimeout bounds writing one message to a client.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
 }
 
 // RTCConfig configures WebRTC transports.
@@ -59,6 +84,10 @@ type RTCConfig struct {
 	NodeIP string `yaml:"node_ip"`
 	// UseExternalIP discovers the public address with STUN and advertises it.
 	UseExternalIP bool `yaml:"use_external_ip"`
+	// STUNServers are asked for the public address when UseExternalIP is set.
+	STUNServers []string `yaml:"stun_servers"`
+	// EnableLoopbackCandidate also offers 127.0.0.1 / ::1 candidates (on in --dev).
+	EnableLoopbackCandidate bool `yaml:"enable_loopback_candidate"`
 }
 
 // RoomConfig holds defaults for rooms.
@@ -112,12 +141,23 @@ func Default() *Config {
 			TCPPort:        7881,
 			PortRangeStart: 50000,
 			PortRangeEnd:   60000,
+			STUNServers:    []string{"stun.l.google.com:19302", "stun1.l.google.com:19302"},
 		},
 		Room: RoomConfig{
 			AutoCreate:        true,
 			EmptyTimeout:      300,
 			DepartureTimeout:  20,
 			DuplicateIdentity: DuplicateReplace,
+		},
+		Signal: SignalConfig{
+			PingInterval:    5 * time.Second,
+			PingTimeout:     15 * time.Second,
+			ResumeWindow:    15 * time.Second,
+			JoinTimeout:     30 * time.Second,
+			RefreshInterval: 5 * time.Minute,
+			TokenTTL:        10 * time.Minute,
+			QueueSize:       1024,
+			WriteTimeout:    10 * time.Second,
 		},
 		Logging: LoggingConfig{Level: "info"},
 		Limit: LimitConfig{
@@ -144,6 +184,7 @@ func (c *Config) ApplyDev() {
 	if len(c.BindAddresses) == 0 {
 		c.BindAddresses = []string{"127.0.0.1"}
 	}
+	c.RTC.EnableLoopbackCandidate = true
 }
 
 // Validate checks the configuration and loads the key file. Every problem is reported,
@@ -174,6 +215,35 @@ func (c *Config) Validate() error {
 	}
 	if c.RTC.NodeIP != "" && net.ParseIP(c.RTC.NodeIP) == nil {
 		add("rtc.node_ip: %q is not an IP address", c.RTC.NodeIP)
+	}
+	if c.RTC.UseExternalIP && len(c.RTC.STUNServers) == 0 {
+		add("rtc.use_external_ip needs at least one rtc.stun_servers entry")
+	}
+	durations := []struct {
+		name string
+		v    time.Duration
+	}{
+		{"signal.ping_interval", c.Signal.PingInterval},
+		{"signal.ping_timeout", c.Signal.PingTimeout},
+		{"signal.resume_window", c.Signal.ResumeWindow},
+		{"signal.join_timeout", c.Signal.JoinTimeout},
+		{"signal.refresh_interval", c.Signal.RefreshInterval},
+		{"signal.token_ttl", c.Signal.TokenTTL},
+		{"signal.write_timeout", c.Signal.WriteTimeout},
+	}
+	for _, d := range durations {
+		if d.v <= 0 {
+			add("%s: must be a positive duration such as \"5s\" (got %s)", d.name, d.v)
+		}
+	}
+	if c.Signal.PingTimeout > 0 && c.Signal.PingTimeout <= c.Signal.PingInterval {
+		add("signal.ping_timeout (%s) must be longer than signal.ping_interval (%s)", c.Signal.PingTimeout, c.Signal.PingInterval)
+	}
+	if c.Signal.TokenTTL > 0 && c.Signal.TokenTTL <= c.Signal.RefreshInterval {
+		add("signal.token_ttl (%s) must be longer than signal.refresh_interval (%s), or clients hold expired tokens", c.Signal.TokenTTL, c.Signal.RefreshInterval)
+	}
+	if c.Signal.QueueSize < 16 {
+		add("signal.queue_size: must be at least 16 (got %d)", c.Signal.QueueSize)
 	}
 	switch c.Room.DuplicateIdentity {
 	case DuplicateReplace, DuplicateReject:

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -24,8 +25,8 @@ var livekitOnly = map[string]bool{
 	"turn": true, "ingress": true, "webhook": true, "signal_relay": true, "psrpc": true,
 	"region": true, "node_selector": true, "key_file_watch": true, "debug": true,
 	"node_stats_config": true, "agents": true, "egress": true, "sip": true, "metric": true,
-	"rtc.stun_servers": true, "rtc.turn_servers": true, "rtc.use_ice_lite": true,
-	"rtc.interfaces": true, "rtc.ips": true, "rtc.enable_loopback_candidate": true,
+	"rtc.turn_servers": true, "rtc.use_ice_lite": true,
+	"rtc.interfaces": true, "rtc.ips": true,
 	"rtc.allow_tcp_fallback": true, "rtc.packet_buffer_size": true, "rtc.packet_buffer_size_video": true,
 	"rtc.packet_buffer_size_audio": true, "rtc.congestion_control": true, "rtc.strict_acks": true,
 	"rtc.use_mdns": true, "rtc.pli_throttle": true, "rtc.min_packet_buffer_size": true,
@@ -160,6 +161,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 
 func describeTypeError(n *yaml.Node, v reflect.Value) string {
 	want := v.Kind().String()
+	if v.Type() == reflect.TypeOf(time.Duration(0)) {
+		return fmt.Sprintf("expected a duration such as \"5s\" or \"2m\", got %q", n.Value)
+	}
 	switch v.Kind() {
 	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint32, reflect.Uint64, reflect.Uint:
 		want = "a whole number"

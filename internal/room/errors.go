@@ -14,3 +14,17 @@ var (
 	// ErrRoomClosed: the room closed while the operation was under way.
 	ErrRoomClosed = errors.New("room is closed")
 )
+
+// Errors of joining and acting on participants.
+var (
+	// ErrParticipantNotFound: no participant with that identity (or session) is in the room.
+	ErrParticipantNotFound = errors.New("participant not found")
+	// ErrTrackNotFound: the participant has no published track with that SID.
+	ErrTrackNotFound = errors.New("track not found")
+	// ErrRoomFull: the room has reached max_participants.
+	ErrRoomFull = errors.New("room is full")
+	// ErrDuplicateIdentity: the identity is already in the room and duplicates are rejected.
+	ErrDuplicateIdentity = errors.New("identity already in room")
+	// ErrPermissionDenied: the participant's permission does not allow the action.
+	ErrPermissionDenied = errors.New("not allowed")
+)

@@ -70,6 +70,97 @@ func validateName(what, s string, max int) error {
 	return nil
 }
 
+// JoinRoom returns the room a participant joins: the open room called name, or, when
+// autoCreate is set, a new one configured by cfg (the token's roomConfig, may be nil).
+func (m *Manager) JoinRoom(name string, autoCreate bool, cfg *livekit.RoomConfiguration) (*Room, error) {
+	if err := m.ValidateRoomName(name); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrRoomClosed
+	}
+	if r, ok := m.rooms[name]; ok {
+		return r, nil
+	}
+	if !autoCreate {
+		return nil, fmt.Errorf("%w: %q (room.auto_create is off: create it with CreateRoom first)", ErrRoomNotFound, name)
+	}
+	req := &livekit.CreateRoomRequest{Name: name}
+	if cfg != nil {
+		req.EmptyTimeout = cfg.EmptyTimeout
+		req.DepartureTimeout = cfg.DepartureTimeout
+		req.MaxParticipants = cfg.MaxParticipants
+		req.Metadata = cfg.Metadata
+		req.MinPlayoutDelay = cfg.MinPlayoutDelay
+		req.MaxPlayoutDelay = cfg.MaxPlayoutDelay
+		req.SyncStreams = cfg.SyncStreams
+		if err := m.validateMetadata("room metadata", req.Metadata); err != nil {
+			return nil, err
+		}
+	}
+	r := newRoom(m, req)
+	r.mu.Lock()
+	r.armCloseTimerLocked(time.Duration(r.emptyTimeout) * time.Second)
+	r.mu.Unlock()
+	m.rooms[name] = r
+	m.log.Info("room created by a join", "room", r.name, "sid", r.sid)
+	return r, nil
+}
+
+// CheckJoin reports whether a participant could join room name now, without changing
+// anything (the signal validate endpoint).
+func (m *Manager) CheckJoin(name string, autoCreate bool, jp JoinParams) error {
+	if err := m.ValidateRoomName(name); err != nil {
+		return err
+	}
+	if err := m.validateParticipant(jp); err != nil {
+		return err
+	}
+	m.mu.RLock()
+	r, ok := m.rooms[name]
+	closed := m.closed
+	m.mu.RUnlock()
+	switch {
+	case closed:
+		return ErrRoomClosed
+	case !ok && !autoCreate:
+		return fmt.Errorf("%w: %q (room.auto_create is off: create it with CreateRoom first)", ErrRoomNotFound, name)
+	case !ok:
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.checkJoinLocked(newParticipant(r, jp))
+}
+
+// validateParticipant checks what a joining participant brings against the limits.
+func (m *Manager) validateParticipant(jp JoinParams) error {
+	l := m.opts.Limits
+	if err := validateName("participant identity", jp.Identity, l.MaxParticipantIdentityLength); err != nil {
+		return err
+	}
+	if len(jp.Name) > l.MaxParticipantNameLength {
+		return fmt.Errorf("%w: participant name is %d bytes; the limit is %d", ErrInvalidArgument, len(jp.Name), l.MaxParticipantNameLength)
+	}
+	if err := m.validateMetadata("participant metadata", jp.Metadata); err != nil {
+		return err
+	}
+	return m.validateAttributes(jp.Attributes)
+}
+
+func (m *Manager) validateAttributes(attrs map[string]string) error {
+	n := 0
+	for k, v := range attrs {
+		n += len(k) + len(v)
+	}
+	if max := m.opts.Limits.MaxAttributesSize; n > max {
+		return fmt.Errorf("%w: participant attributes are %d bytes; the limit is %d", ErrInvalidArgument, n, max)
+	}
+	return nil
+}
+
 func (m *Manager) validateMetadata(what, md string) error {
 	if max := m.opts.Limits.MaxMetadataSize; len(md) > max {
 		return fmt.Errorf("%w: %s is %d bytes; the limit is %d", ErrInvalidArgument, what, len(md), max)
@@ -175,7 +266,7 @@ func (m *Manager) DeleteRoom(name string) error {
 		return fmt.Errorf("%w: %q", ErrRoomNotFound, name)
 	}
 	r.mu.Lock()
-	r.closeLocked()
+	r.closeLocked(livekit.DisconnectReason_ROOM_DELETED)
 	r.mu.Unlock()
 	delete(m.rooms, name)
 	m.log.Info("room deleted", "room", name, "sid", r.sid)
@@ -208,7 +299,7 @@ func (m *Manager) expire(r *Room, gen uint64) {
 	if r.closed || r.timerGen != gen || r.occupiedLocked() {
 		return
 	}
-	r.closeLocked()
+	r.closeLocked(livekit.DisconnectReason_ROOM_CLOSED)
 	if m.rooms[r.name] == r {
 		delete(m.rooms, r.name)
 	}
@@ -222,7 +313,7 @@ func (m *Manager) Close() {
 	m.closed = true
 	for name, r := range m.rooms {
 		r.mu.Lock()
-		r.closeLocked()
+		r.closeLocked(livekit.DisconnectReason_SERVER_SHUTDOWN)
 		r.mu.Unlock()
 		delete(m.rooms, name)
 	}

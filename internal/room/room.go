@@ -1,6 +1,7 @@
 // Package room owns the state of rooms: their settings, lifecycle timers and
-// participants. Each Room has one mutex guarding all of its state; critical sections
-// are short and never call out to the network.
+// participants. Each Room has one mutex guarding all of its state and its participants'
+// state; critical sections are short and never call out to the network. Events leave
+// the room through the participants' Sinks, which only queue.
 package room
 
 import (
@@ -29,6 +30,20 @@ type Room struct {
 	syncStreams      bool
 	metadata         string
 	closed           bool
+	// everOccupied is set once a participant who keeps the room open has joined:
+	// from then on departure_timeout applies instead of empty_timeout.
+	everOccupied bool
+
+	// participants by identity; a reserved participant may share an identity with an
+	// active one it is about to replace, so reservations are kept apart.
+	participants map[string]*Participant
+	reserved     map[*Participant]struct{}
+	bySID        map[string]*Participant
+
+	// lastInfo is the last room state sent to participants, to send room_update only
+	// when something they see changed.
+	lastNum, lastPublishers uint32
+	lastRecording           bool
 
 	// closeTimer closes the room when it stays unoccupied; timerGen invalidates a
 	// timer that fired after it was replaced.
@@ -38,7 +53,7 @@ type Room struct {
 
 func newRoom(m *Manager, req *livekit.CreateRoomRequest) *Room {
 	d := m.opts.Defaults
-	r := &Room{
+	return &Room{
 		mgr:              m,
 		name:             req.Name,
 		sid:              guid.New(guid.RoomPrefix),
@@ -50,8 +65,10 @@ func newRoom(m *Manager, req *livekit.CreateRoomRequest) *Room {
 		maxPlayoutDelay:  req.MaxPlayoutDelay,
 		syncStreams:      req.SyncStreams,
 		metadata:         req.Metadata,
+		participants:     make(map[string]*Participant),
+		reserved:         make(map[*Participant]struct{}),
+		bySID:            make(map[string]*Participant),
 	}
-	return r
 }
 
 func orDefault(v, def uint32) uint32 {
@@ -75,6 +92,7 @@ func (r *Room) Info() *livekit.Room {
 }
 
 func (r *Room) infoLocked() *livekit.Room {
+	num, publishers, recording := r.countsLocked()
 	return &livekit.Room{
 		Sid:              r.sid,
 		Name:             r.name,
@@ -84,9 +102,63 @@ func (r *Room) infoLocked() *livekit.Room {
 		CreationTime:     r.createdAt.Unix(),
 		CreationTimeMs:   r.createdAt.UnixMilli(),
 		Metadata:         r.metadata,
-		NumParticipants:  0,
-		NumPublishers:    0,
+		NumParticipants:  num,
+		NumPublishers:    publishers,
+		ActiveRecording:  recording,
 	}
+}
+
+// countsLocked counts visible participants (hidden ones excluded, as the Room service
+// documents), publishers among them, and whether a recorder is present.
+func (r *Room) countsLocked() (num, publishers uint32, recording bool) {
+	for _, p := range r.participants {
+		if !p.activated || p.left {
+			continue
+		}
+		if p.permission.GetRecorder() || p.kind == livekit.ParticipantInfo_EGRESS {
+			recording = true
+		}
+		if p.hidden() {
+			continue
+		}
+		num++
+		if len(p.tracks) > 0 {
+			publishers++
+		}
+	}
+	return num, publishers, recording
+}
+
+// seatsTakenLocked counts participants that occupy a seat under max_participants:
+// everyone present or joining except hidden participants.
+func (r *Room) seatsTakenLocked() uint32 {
+	var n uint32
+	for _, p := range r.participants {
+		if !p.hidden() && !p.left {
+			n++
+		}
+	}
+	for p := range r.reserved {
+		if !p.hidden() {
+			n++
+		}
+	}
+	return n
+}
+
+// occupiedLocked reports whether anyone keeps the room open.
+func (r *Room) occupiedLocked() bool {
+	for _, p := range r.participants {
+		if p.keepsRoomOpen() {
+			return true
+		}
+	}
+	for p := range r.reserved {
+		if p.keepsRoomOpen() {
+			return true
+		}
+	}
+	return false
 }
 
 // armCloseTimerLocked (re)starts the timer that closes the room after d unless
@@ -105,12 +177,26 @@ func (r *Room) stopCloseTimerLocked() {
 	}
 }
 
-// occupiedLocked reports whether anyone keeps the room open.
-func (r *Room) occupiedLocked() bool {
-	return false
+// updateLifecycleLocked arms or stops the close timer after occupancy changed.
+func (r *Room) updateLifecycleLocked() {
+	if r.closed {
+		return
+	}
+	if r.occupiedLocked() {
+		r.stopCloseTimerLocked()
+		return
+	}
+	if r.closeTimer != nil {
+		return // already counting down
+	}
+	if r.everOccupied {
+		r.armCloseTimerLocked(time.Duration(r.departureTimeout) * time.Second)
+	} else {
+		r.armCloseTimerLocked(time.Duration(r.emptyTimeout) * time.Second)
+	}
 }
 
-// setMetadata replaces the room metadata and returns the new snapshot.
+// setMetadata replaces the room metadata, tells everyone, and returns the new snapshot.
 func (r *Room) setMetadata(md string) (*livekit.Room, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -118,12 +204,50 @@ func (r *Room) setMetadata(md string) (*livekit.Room, error) {
 		return nil, ErrRoomClosed
 	}
 	r.metadata = md
-	return r.infoLocked(), nil
+	info := r.infoLocked()
+	for _, p := range r.participants {
+		if p.activated && !p.left {
+			p.sink.SendRoomUpdate(info)
+		}
+	}
+	return info, nil
 }
 
-// closeLocked marks the room closed and stops its timer. The caller removes it from
-// the manager.
-func (r *Room) closeLocked() {
+// roomChangedLocked sends room_update to everyone when a count they see changed.
+func (r *Room) roomChangedLocked() {
+	num, publishers, recording := r.countsLocked()
+	if num == r.lastNum && publishers == r.lastPublishers && recording == r.lastRecording {
+		return
+	}
+	r.lastNum, r.lastPublishers, r.lastRecording = num, publishers, recording
+	info := r.infoLocked()
+	for _, p := range r.participants {
+		if p.activated && !p.left {
+			p.sink.SendRoomUpdate(info)
+		}
+	}
+}
+
+// closeLocked marks the room closed, stops its timer, and ends every participant's
+// connection with reason. The caller removes the room from the manager.
+func (r *Room) closeLocked(reason livekit.DisconnectReason) {
 	r.closed = true
 	r.stopCloseTimerLocked()
+	leave := &livekit.LeaveRequest{Reason: reason, Action: livekit.LeaveRequest_DISCONNECT}
+	if reason == livekit.DisconnectReason_SERVER_SHUTDOWN {
+		// Clients retry, and find the server again after a restart.
+		leave.Action = livekit.LeaveRequest_RECONNECT
+		leave.CanReconnect = true
+	}
+	for _, p := range r.participants {
+		p.left, p.reason, p.state = true, reason, livekit.ParticipantInfo_DISCONNECTED
+		p.sink.Close(leave)
+	}
+	for p := range r.reserved {
+		p.left = true
+		p.sink.Close(leave)
+	}
+	clear(r.participants)
+	clear(r.reserved)
+	clear(r.bySID)
 }

@@ -14,11 +14,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
+
 	"github.com/usher-rtc/usher/internal/api/twirp"
 	"github.com/usher-rtc/usher/internal/apierr"
 	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/room"
+	"github.com/usher-rtc/usher/internal/rtc"
+	"github.com/usher-rtc/usher/internal/signal"
+	"github.com/usher-rtc/usher/internal/version"
 )
 
 // Server is one running Usher.
@@ -27,6 +32,8 @@ type Server struct {
 	log      *slog.Logger
 	rooms    *room.Manager
 	verifier *auth.Verifier
+	engine   *rtc.Engine
+	signal   *signal.Handler
 
 	httpSrv   *http.Server
 	listeners []net.Listener
@@ -52,8 +59,53 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		}),
 	}
 
+	nodeIP := cfg.RTC.NodeIP
+	if nodeIP == "" && cfg.RTC.UseExternalIP {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ip, err := rtc.DiscoverExternalIP(ctx, cfg.RTC.STUNServers)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("rtc.use_external_ip: %w (set rtc.node_ip instead)", err)
+		}
+		log.Info("discovered external IP", "ip", ip)
+		nodeIP = ip
+	}
+	engine, err := rtc.NewEngine(rtc.Config{
+		UDPPort:         cfg.RTC.UDPPort,
+		PortRangeStart:  cfg.RTC.PortRangeStart,
+		PortRangeEnd:    cfg.RTC.PortRangeEnd,
+		TCPPort:         cfg.RTC.TCPPort,
+		NodeIP:          nodeIP,
+		IncludeLoopback: cfg.RTC.EnableLoopbackCandidate,
+		Logger:          log.With("component", "rtc"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.engine = engine
+	sc := cfg.Signal
+	s.signal = signal.NewHandler(signal.Options{
+		Rooms:           s.rooms,
+		Verifier:        s.verifier,
+		Keys:            auth.StaticKeys(cfg.Keys),
+		Engine:          engine,
+		AutoCreate:      cfg.Room.AutoCreate,
+		PingInterval:    sc.PingInterval,
+		PingTimeout:     sc.PingTimeout,
+		ResumeWindow:    sc.ResumeWindow,
+		JoinTimeout:     sc.JoinTimeout,
+		RefreshInterval: sc.RefreshInterval,
+		TokenTTL:        sc.TokenTTL,
+		QueueSize:       sc.QueueSize,
+		WriteTimeout:    sc.WriteTimeout,
+		ServerInfo:      serverInfo(cfg),
+		Logger:          log.With("component", "signal"),
+	})
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveRoot)
+	mux.Handle("/rtc", s.signal)
+	mux.Handle("/rtc/", s.signal)
 	mux.Handle("/twirp/livekit.RoomService/", twirpapi.NewHandler(twirpapi.NewRoomService(s.rooms), twirpapi.HandlerOptions{
 		Verifier:    s.verifier,
 		MaxBodySize: cfg.Limit.MaxRequestBodySize,
@@ -139,12 +191,30 @@ func (s *Server) URL() string {
 }
 
 // Shutdown stops accepting connections, waits for in-flight requests to finish (or ctx
-// to end), then closes every room.
+// to end), then closes every room, which sends every participant a leave with
+// SERVER_SHUTDOWN, waits for their sessions to end, and releases the WebRTC ports.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.httpSrv.Shutdown(ctx)
 	s.serveWG.Wait()
 	s.rooms.Close()
+	if serr := s.signal.Close(ctx); err == nil {
+		err = serr
+	}
+	s.engine.Close()
 	return err
+}
+
+// serverInfo is what clients are told about the server. The version is the LiveKit
+// server version whose protocol Usher speaks, since client SDKs compare it to enable
+// features; Usher's own version is in debug_info.
+func serverInfo(cfg *config.Config) *livekit.ServerInfo {
+	return &livekit.ServerInfo{
+		Edition:   livekit.ServerInfo_Standard,
+		Version:   version.LiveKitCompatible,
+		Protocol:  version.ProtocolVersion,
+		NodeId:    "usher",
+		DebugInfo: "usher " + version.Version,
+	}
 }
 
 // serveRoot answers the health check at "/" and 404 elsewhere.

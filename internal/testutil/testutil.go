@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -49,15 +50,11 @@ func StartServer(t testing.TB, opts ...Option) *TestServer {
 	cfg.Port = 0
 	cfg.BindAddresses = []string{"127.0.0.1"}
 	cfg.Keys = map[string]string{APIKey: APISecret}
-	cfg.RTC.UDPPort = 0
-	cfg.RTC.TCPPort = 0
-	cfg.RTC.PortRangeStart, cfg.RTC.PortRangeEnd = 0, 0
+	cfg.RTC.UDPPort = FreeUDPPort(t)
+	cfg.RTC.TCPPort = FreeTCPPort(t)
+	cfg.RTC.EnableLoopbackCandidate = true
 	for _, o := range opts {
 		o(cfg)
-	}
-	if cfg.RTC.UDPPort == 0 && cfg.RTC.PortRangeStart == 0 {
-		// Validation wants a UDP port or a range; ephemeral ports are fine for tests.
-		cfg.RTC.PortRangeStart, cfg.RTC.PortRangeEnd = 40000, 60000
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
@@ -83,6 +80,28 @@ func StartServer(t testing.TB, opts ...Option) *TestServer {
 	})
 	url := srv.URL()
 	return &TestServer{Server: srv, URL: url, WSURL: "ws" + strings.TrimPrefix(url, "http"), Config: cfg}
+}
+
+// FreeUDPPort returns a UDP port that was free a moment ago on all addresses.
+func FreeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", ":0")
+	if err != nil {
+		t.Fatalf("finding a free UDP port: %v", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// FreeTCPPort returns a TCP port that was free a moment ago on all addresses.
+func FreeTCPPort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatalf("finding a free TCP port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // RoomClient returns the official SDK's RoomService client for the server.

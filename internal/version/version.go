@@ -6,3 +6,7 @@ var Version = "0.1.0-dev"
 
 // ProtocolVersion is the LiveKit signal protocol version Usher speaks.
 const ProtocolVersion = 16
+
+// LiveKitCompatible is the livekit-server version whose behaviour Usher matches; it is
+// what clients see as the server version, since SDKs compare it to enable features.
+const LiveKitCompatible = "1.13.5"

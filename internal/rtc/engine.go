@@ -1,0 +1,168 @@
+// Package rtc runs Usher's WebRTC transports on Pion: one ICE/UDP port muxed for all
+// sessions, an ICE/TCP fallback port, the advertised address, and the per-participant
+// peer connections with their data channels. It is the only package importing Pion.
+package rtc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config configures the Engine.
+type Config struct {
+	// UDPPort is the single UDP port all ICE sessions share; 0 uses PortRange.
+	UDPPort int
+	// PortRangeStart and PortRangeEnd bound per-session UDP ports when UDPPort is 0.
+	PortRangeStart, PortRangeEnd int
+	// TCPPort is the ICE/TCP port; 0 disables ICE over TCP.
+	TCPPort int
+	// NodeIP, when set, replaces the host candidates' addresses.
+	NodeIP string
+	// IncludeLoopback also gathers candidates on the loopback interface.
+	IncludeLoopback bool
+	// Logger receives Pion's warnings and errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Engine holds what every peer connection of the server shares: the Pion API with its
+// setting engine, and the ICE muxes.
+type Engine struct {
+	cfg    Config
+	api    *webrtc.API
+	udpMux ice.UDPMux
+	tcpMux ice.TCPMux
+	tcpLn  net.Listener
+	log    *slog.Logger
+}
+
+// NewEngine opens the ICE ports and prepares the Pion API.
+func NewEngine(cfg Config) (*Engine, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg, log: log}
+	lf := &loggerFactory{log: log}
+
+	var se webrtc.SettingEngine
+	se.LoggerFactory = lf
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	se.SetICETimeouts(10*time.Second, 20*time.Second, 2*time.Second)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+
+	if cfg.UDPPort > 0 {
+		opts := []ice.UDPMuxFromPortOption{
+			ice.UDPMuxFromPortWithLogger(lf.NewLogger("ice")),
+			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
+		}
+		if cfg.IncludeLoopback {
+			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("rtc.udp_port %d: %w", cfg.UDPPort, err)
+		}
+		e.udpMux = mux
+		se.SetICEUDPMux(mux)
+	} else if cfg.PortRangeStart > 0 {
+		if err := se.SetEphemeralUDPPortRange(uint16(cfg.PortRangeStart), uint16(cfg.PortRangeEnd)); err != nil {
+			return nil, fmt.Errorf("rtc.port_range_start/end: %w", err)
+		}
+	}
+	if cfg.TCPPort > 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.TCPPort)))
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("rtc.tcp_port %d: %w", cfg.TCPPort, err)
+		}
+		e.tcpLn = ln
+		e.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("ice-tcp"), ln, 32)
+		se.SetICETCPMux(e.tcpMux)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(networks)
+	if cfg.NodeIP != "" {
+		err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External:        []string{cfg.NodeIP},
+			AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode:            webrtc.ICEAddressRewriteReplace,
+		})
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("rtc.node_ip: %w", err)
+		}
+	}
+
+	var me webrtc.MediaEngine
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("registering codecs: %w", err)
+	}
+	e.api = webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&me))
+	return e, nil
+}
+
+// Close releases the ICE ports. Peer connections must be closed first.
+func (e *Engine) Close() {
+	if e.udpMux != nil {
+		_ = e.udpMux.Close()
+	}
+	if e.tcpMux != nil {
+		_ = e.tcpMux.Close()
+	}
+	if e.tcpLn != nil {
+		_ = e.tcpLn.Close()
+	}
+}
+
+// TCPAddr returns the ICE/TCP listener address, or nil.
+func (e *Engine) TCPAddr() net.Addr {
+	if e.tcpLn == nil {
+		return nil
+	}
+	return e.tcpLn.Addr()
+}
+
+// UDPAddrs returns the addresses of the muxed ICE/UDP port, or nil without one.
+func (e *Engine) UDPAddrs() []net.Addr {
+	if e.udpMux == nil {
+		return nil
+	}
+	return e.udpMux.GetListenAddresses()
+}
+
+// loggerFactory routes Pion's logs to slog at warn level and above; Pion's debug and
+// info output is too chatty to be useful in a server log.
+type loggerFactory struct{ log *slog.Logger }
+
+func (f *loggerFactory) NewLogger(scope string) logging.LeveledLogger {
+	return &pionLogger{log: f.log.With("pion", scope)}
+}
+
+type pionLogger struct{ log *slog.Logger }
+
+func (l *pionLogger) Trace(string)          {}
+func (l *pionLogger) Tracef(string, ...any) {}
+func (l *pionLogger) Debug(string)          {}
+func (l *pionLogger) Debugf(string, ...any) {}
+func (l *pionLogger) Info(string)           {}
+func (l *pionLogger) Infof(string, ...any)  {}
+func (l *pionLogger) Warn(msg string)       { l.log.Debug(msg) }
+func (l *pionLogger) Warnf(f string, a ...any) {
+	l.log.Debug(fmt.Sprintf(f, a...))
+}
+func (l *pionLogger) Error(msg string) { l.log.Warn(msg) }
+func (l *pionLogger) Errorf(f string, a ...any) {
+	l.log.Warn(fmt.Sprintf(f, a...))
+}
+
+// ErrClosed is returned by a closed transport.
+var ErrClosed = errors.New("transport closed")

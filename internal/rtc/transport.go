@@ -1,0 +1,363 @@
+package rtc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/pion/webrtc/v4"
+)
+
+// Data channel labels used by LiveKit clients and servers.
+const (
+	ReliableLabel = "_reliable"
+	LossyLabel    = "_lossy"
+)
+
+// MaxDataMessage bounds one data channel message, in bytes.
+const MaxDataMessage = 64 << 10
+
+// maxPendingCandidates bounds ICE candidates held before the remote description is set.
+const maxPendingCandidates = 64
+
+// Errors of transports.
+var (
+	ErrDataChannelNotOpen = errors.New("data channel is not open")
+	ErrBadCandidate       = errors.New("malformed ICE candidate")
+	ErrBadSDP             = errors.New("malformed session description")
+)
+
+// Role says which side offers on a transport.
+type Role int
+
+// Transport roles.
+const (
+	// Publisher: the client offers, the server answers. Receives the client's media and
+	// data channels. In single peer connection mode it is the only transport.
+	Publisher Role = iota
+	// Subscriber: the server offers, with its own data channels.
+	Subscriber
+)
+
+func (r Role) String() string {
+	if r == Subscriber {
+		return "subscriber"
+	}
+	return "publisher"
+}
+
+// Handler receives a transport's events. Callbacks run on Pion goroutines and must not
+// block.
+type Handler struct {
+	// OnICECandidate is called with each local candidate as JSON (RTCIceCandidateInit).
+	OnICECandidate func(init string)
+	// OnConnected is called once the transport is connected (ICE and DTLS).
+	OnConnected func()
+	// OnFailed is called when the transport fails or is closed by the remote.
+	OnFailed func()
+	// OnOffer is called with a server-made offer that must be signalled (Subscriber only).
+	OnOffer func(sdp string)
+	// OnData is called with each message received on a data channel.
+	OnData func(kind livekit.DataPacket_Kind, data []byte)
+	// OnDataOpen is called when a data channel of that kind opens.
+	OnDataOpen func(kind livekit.DataPacket_Kind)
+}
+
+// Transport is one peer connection of a participant.
+type Transport struct {
+	role Role
+	pc   *webrtc.PeerConnection
+	h    Handler
+
+	mu               sync.Mutex
+	pending          []webrtc.ICECandidateInit
+	hasRemote        bool
+	offerOutstanding bool
+	renegotiate      bool
+	restartICE       bool
+	channels         map[string]*webrtc.DataChannel
+	closed           bool
+	connected        bool
+	wg               sync.WaitGroup
+}
+
+// NewTransport creates a peer connection. A Subscriber creates the _reliable and _lossy
+// data channels; a Publisher accepts the client's.
+func (e *Engine) NewTransport(role Role, h Handler) (*Transport, error) {
+	pc, err := e.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("new peer connection: %w", err)
+	}
+	t := &Transport{role: role, pc: pc, h: h, channels: make(map[string]*webrtc.DataChannel)}
+
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil || t.h.OnICECandidate == nil {
+			return
+		}
+		b, err := json.Marshal(c.ToJSON())
+		if err == nil {
+			t.h.OnICECandidate(string(b))
+		}
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			t.mu.Lock()
+			first := !t.connected
+			t.connected = true
+			t.mu.Unlock()
+			if first && t.h.OnConnected != nil {
+				t.h.OnConnected()
+			}
+		case webrtc.PeerConnectionStateFailed:
+			t.mu.Lock()
+			t.connected = false
+			t.mu.Unlock()
+			if t.h.OnFailed != nil {
+				t.h.OnFailed()
+			}
+		case webrtc.PeerConnectionStateDisconnected:
+			t.mu.Lock()
+			t.connected = false
+			t.mu.Unlock()
+		}
+	})
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) { t.adoptChannel(dc) })
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		// Media forwarding is not implemented yet: drain what arrives so Pion's
+		// buffers never fill; the goroutine ends when the connection closes.
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := tr.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+	})
+
+	if role == Subscriber {
+		ordered := true
+		unordered := false
+		var zero uint16
+		rel, err := pc.CreateDataChannel(ReliableLabel, &webrtc.DataChannelInit{Ordered: &ordered})
+		if err == nil {
+			t.adoptChannel(rel)
+			var lossy *webrtc.DataChannel
+			lossy, err = pc.CreateDataChannel(LossyLabel, &webrtc.DataChannelInit{Ordered: &unordered, MaxRetransmits: &zero})
+			if err == nil {
+				t.adoptChannel(lossy)
+			}
+		}
+		if err != nil {
+			_ = pc.Close()
+			return nil, fmt.Errorf("data channels: %w", err)
+		}
+	}
+	return t, nil
+}
+
+func kindOfLabel(label string) (livekit.DataPacket_Kind, bool) {
+	switch label {
+	case ReliableLabel:
+		return livekit.DataPacket_RELIABLE, true
+	case LossyLabel:
+		return livekit.DataPacket_LOSSY, true
+	}
+	return 0, false
+}
+
+func (t *Transport) adoptChannel(dc *webrtc.DataChannel) {
+	kind, ok := kindOfLabel(dc.Label())
+	if !ok {
+		return
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		_ = dc.Close()
+		return
+	}
+	t.channels[dc.Label()] = dc
+	t.mu.Unlock()
+	dc.OnOpen(func() {
+		if t.h.OnDataOpen != nil {
+			t.h.OnDataOpen(kind)
+		}
+	})
+	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		if len(m.Data) > MaxDataMessage || t.h.OnData == nil {
+			return
+		}
+		t.h.OnData(kind, m.Data)
+	})
+}
+
+// Role returns the transport's role.
+func (t *Transport) Role() Role { return t.role }
+
+// Connected reports whether ICE and DTLS are connected.
+func (t *Transport) Connected() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.connected
+}
+
+// Negotiate makes a new offer (Subscriber) and hands it to OnOffer. With iceRestart the
+// offer restarts ICE. When an offer is outstanding, the new one follows its answer.
+func (t *Transport) Negotiate(iceRestart bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if t.offerOutstanding {
+		t.renegotiate = true
+		t.restartICE = t.restartICE || iceRestart
+		return nil
+	}
+	return t.offerLocked(iceRestart)
+}
+
+func (t *Transport) offerLocked(iceRestart bool) error {
+	var opts *webrtc.OfferOptions
+	if iceRestart {
+		opts = &webrtc.OfferOptions{ICERestart: true}
+	}
+	offer, err := t.pc.CreateOffer(opts)
+	if err != nil {
+		return fmt.Errorf("create offer: %w", err)
+	}
+	// Signal the offer before setting it: local candidates start flowing only then, so
+	// they always follow the offer on the signal connection.
+	if t.h.OnOffer != nil {
+		t.h.OnOffer(offer.SDP)
+	}
+	if err := t.pc.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("set local offer: %w", err)
+	}
+	t.offerOutstanding = true
+	return nil
+}
+
+// HandleAnswer applies the client's answer to the server's offer (Subscriber).
+func (t *Transport) HandleAnswer(sdp string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if !t.offerOutstanding {
+		return fmt.Errorf("%w: an answer arrived but no offer is outstanding", ErrBadSDP)
+	}
+	if err := t.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSDP, err)
+	}
+	t.offerOutstanding = false
+	t.remoteSetLocked()
+	if t.renegotiate {
+		restart := t.restartICE
+		t.renegotiate, t.restartICE = false, false
+		return t.offerLocked(restart)
+	}
+	return nil
+}
+
+// HandleOffer applies the client's offer and hands the server's answer to onAnswer
+// (Publisher). An offer with new ICE credentials restarts ICE. onAnswer runs before
+// local candidates can be signalled, so they always follow the answer.
+func (t *Transport) HandleOffer(sdp string, onAnswer func(sdp string)) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if err := t.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSDP, err)
+	}
+	t.remoteSetLocked()
+	answer, err := t.pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("create answer: %w", err)
+	}
+	onAnswer(answer.SDP)
+	if err := t.pc.SetLocalDescription(answer); err != nil {
+		return fmt.Errorf("set local answer: %w", err)
+	}
+	return nil
+}
+
+func (t *Transport) remoteSetLocked() {
+	t.hasRemote = true
+	for _, c := range t.pending {
+		_ = t.pc.AddICECandidate(c)
+	}
+	t.pending = nil
+}
+
+// AddICECandidate adds a remote candidate given as RTCIceCandidateInit JSON. Candidates
+// arriving before the remote description are held until it is set.
+func (t *Transport) AddICECandidate(init string) error {
+	var c webrtc.ICECandidateInit
+	if err := json.Unmarshal([]byte(init), &c); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadCandidate, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if !t.hasRemote {
+		if len(t.pending) >= maxPendingCandidates {
+			return fmt.Errorf("%w: more than %d candidates before the session description", ErrBadCandidate, maxPendingCandidates)
+		}
+		t.pending = append(t.pending, c)
+		return nil
+	}
+	if err := t.pc.AddICECandidate(c); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadCandidate, err)
+	}
+	return nil
+}
+
+// DataOpen reports whether the data channel of kind is open.
+func (t *Transport) DataOpen(kind livekit.DataPacket_Kind) bool {
+	dc := t.channel(kind)
+	return dc != nil && dc.ReadyState() == webrtc.DataChannelStateOpen
+}
+
+func (t *Transport) channel(kind livekit.DataPacket_Kind) *webrtc.DataChannel {
+	label := ReliableLabel
+	if kind == livekit.DataPacket_LOSSY {
+		label = LossyLabel
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.channels[label]
+}
+
+// SendData sends one message on the data channel of kind.
+func (t *Transport) SendData(kind livekit.DataPacket_Kind, data []byte) error {
+	dc := t.channel(kind)
+	if dc == nil || dc.ReadyState() != webrtc.DataChannelStateOpen {
+		return ErrDataChannelNotOpen
+	}
+	return dc.Send(data)
+}
+
+// Close closes the peer connection and waits for the transport's goroutines.
+func (t *Transport) Close() {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.closed = true
+	t.mu.Unlock()
+	_ = t.pc.Close()
+	t.wg.Wait()
+}

@@ -1,0 +1,182 @@
+package signal
+
+import (
+	"errors"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/usher-rtc/usher/internal/room"
+	"github.com/usher-rtc/usher/internal/rtc"
+)
+
+// handle acts on one request from the client.
+func (s *Session) handle(req *livekit.SignalRequest) {
+	switch m := req.Message.(type) {
+	case *livekit.SignalRequest_Offer:
+		s.handleOffer(m.Offer)
+	case *livekit.SignalRequest_Answer:
+		if s.sub == nil {
+			s.log.Debug("answer in single peer connection mode ignored")
+			return
+		}
+		if err := s.sub.HandleAnswer(m.Answer.GetSdp()); err != nil {
+			s.log.Debug("subscriber answer rejected", "error", err)
+		}
+	case *livekit.SignalRequest_Trickle:
+		t := s.pub
+		if m.Trickle.GetTarget() == livekit.SignalTarget_SUBSCRIBER && s.sub != nil {
+			t = s.sub
+		}
+		if err := t.AddICECandidate(m.Trickle.GetCandidateInit()); err != nil {
+			s.log.Debug("ICE candidate rejected", "error", err)
+		}
+	case *livekit.SignalRequest_AddTrack:
+		s.handleAddTrack(m.AddTrack)
+	case *livekit.SignalRequest_Mute:
+		if err := s.room.SetTrackMuted(s.p, m.Mute.GetSid(), m.Mute.GetMuted()); err != nil {
+			s.log.Debug("mute ignored", "error", err)
+		}
+	case *livekit.SignalRequest_Leave:
+		reason := m.Leave.GetReason()
+		if reason == livekit.DisconnectReason_UNKNOWN_REASON {
+			reason = livekit.DisconnectReason_CLIENT_INITIATED
+		}
+		s.leaveRoom(reason, false)
+	case *livekit.SignalRequest_Ping:
+		s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_Pong{Pong: time.Now().UnixMilli()}})
+	case *livekit.SignalRequest_PingReq:
+		s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_PongResp{PongResp: &livekit.Pong{
+			LastPingTimestamp: m.PingReq.GetTimestamp(),
+			Timestamp:         time.Now().UnixMilli(),
+		}}})
+	case *livekit.SignalRequest_Subscription,
+		*livekit.SignalRequest_TrackSetting,
+		*livekit.SignalRequest_SubscriptionPermission,
+		*livekit.SignalRequest_SyncState,
+		*livekit.SignalRequest_UpdateLayers,
+		*livekit.SignalRequest_Simulate,
+		*livekit.SignalRequest_UpdateAudioTrack,
+		*livekit.SignalRequest_UpdateVideoTrack:
+		// Accepted; they matter once media is forwarded.
+	default:
+		s.log.Debug("unsupported signal request", "type", typeName(req))
+	}
+}
+
+func typeName(req *livekit.SignalRequest) string {
+	if req.Message == nil {
+		return "empty"
+	}
+	return string(proto.MessageName(req).Name())
+}
+
+// handleOffer answers a publisher offer and reconciles the published tracks with what
+// the offer sends.
+func (s *Session) handleOffer(offer *livekit.SessionDescription) {
+	if offer.GetType() != "" && offer.GetType() != "offer" {
+		s.log.Debug("publisher description is not an offer", "type", offer.GetType())
+		return
+	}
+	sending, err := rtc.SendingTracks(offer.GetSdp())
+	if err != nil {
+		s.log.Debug("publisher offer rejected", "error", err)
+		return
+	}
+	err = s.pub.HandleOffer(offer.GetSdp(), func(sdp string) {
+		s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_Answer{Answer: &livekit.SessionDescription{
+			Type: "answer", Sdp: sdp, Id: offer.GetId(),
+		}}})
+	})
+	if err != nil {
+		s.log.Debug("publisher offer rejected", "error", err)
+		return
+	}
+	tracks := make([]room.SendingTrack, len(sending))
+	for i, t := range sending {
+		tracks[i] = room.SendingTrack{CID: t.TrackID, Mid: t.Mid, MimeType: t.MimeType}
+	}
+	s.room.SyncSending(s.p, tracks)
+}
+
+// handleAddTrack answers a track announcement with its server-made SID, or with a
+// RequestResponse saying why it was refused.
+func (s *Session) handleAddTrack(req *livekit.AddTrackRequest) {
+	ti, err := s.room.AddTrack(s.p, req)
+	if err != nil {
+		s.log.Debug("add_track refused", "cid", req.GetCid(), "error", err)
+		reason := livekit.RequestResponse_INVALID_REQUEST
+		if errors.Is(err, room.ErrPermissionDenied) {
+			reason = livekit.RequestResponse_NOT_ALLOWED
+		}
+		s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: &livekit.RequestResponse{
+			Reason:  reason,
+			Message: err.Error(),
+			Request: &livekit.RequestResponse_AddTrack{AddTrack: req},
+		}}})
+		return
+	}
+	s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackPublished{TrackPublished: &livekit.TrackPublishedResponse{
+		Cid: req.GetCid(), Track: ti,
+	}}})
+}
+
+// transportHandler wires a transport's events to the session.
+func (s *Session) transportHandler(role rtc.Role) rtc.Handler {
+	target := livekit.SignalTarget_PUBLISHER
+	if role == rtc.Subscriber {
+		target = livekit.SignalTarget_SUBSCRIBER
+	}
+	h := rtc.Handler{
+		OnICECandidate: func(init string) {
+			s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_Trickle{Trickle: &livekit.TrickleRequest{
+				CandidateInit: init, Target: target,
+			}}})
+		},
+		OnConnected: func() {
+			if s.isPrimary(role) {
+				s.room.SetActive(s.p)
+			}
+		},
+		OnFailed: func() {
+			s.log.Debug("transport failed; the client is expected to restart ICE", "transport", role.String())
+		},
+		OnData: func(kind livekit.DataPacket_Kind, data []byte) {
+			var pkt livekit.DataPacket
+			if err := proto.Unmarshal(data, &pkt); err != nil {
+				s.log.Debug("malformed data packet dropped", "error", err)
+				return
+			}
+			if _, err := s.room.RouteData(s.p, kind, &pkt); err != nil {
+				s.log.Debug("data packet dropped", "error", err)
+			}
+		},
+		OnDataOpen: func(livekit.DataPacket_Kind) { s.data.wake() },
+	}
+	if role == rtc.Subscriber {
+		h.OnOffer = func(sdp string) {
+			s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_Offer{Offer: &livekit.SessionDescription{
+				Type: "offer", Sdp: sdp,
+			}}})
+		}
+	}
+	return h
+}
+
+// isPrimary reports whether the transport of role is the one whose connection makes
+// the participant ACTIVE.
+func (s *Session) isPrimary(role rtc.Role) bool {
+	if s.subscriberPrimary {
+		return role == rtc.Subscriber
+	}
+	return role == rtc.Publisher
+}
+
+// dataTransport is the transport that carries data to the client.
+func (s *Session) dataTransport() *rtc.Transport {
+	if s.sub != nil {
+		return s.sub
+	}
+	return s.pub
+}
