@@ -61,6 +61,11 @@ var catalogue = []row{
 	{room.ErrRoomClosed, Entry{twirp.NotFound, http.StatusNotFound, "ROOM_NOT_FOUND"}},
 	{room.ErrInvalidArgument, Entry{twirp.InvalidArgument, http.StatusBadRequest, "INVALID_REQUEST"}},
 	{room.ErrUnsupported, Entry{twirp.Unimplemented, http.StatusNotImplemented, "NOT_SUPPORTED"}},
+	{room.ErrParticipantNotFound, Entry{twirp.NotFound, http.StatusNotFound, "PARTICIPANT_NOT_FOUND"}},
+	{room.ErrTrackNotFound, Entry{twirp.NotFound, http.StatusNotFound, "TRACK_NOT_FOUND"}},
+	{room.ErrRoomFull, Entry{twirp.ResourceExhausted, http.StatusTooManyRequests, "ROOM_FULL"}},
+	{room.ErrDuplicateIdentity, Entry{twirp.AlreadyExists, http.StatusConflict, "DUPLICATE_IDENTITY"}},
+	{room.ErrPermissionDenied, Entry{twirp.PermissionDenied, http.StatusForbidden, "FORBIDDEN"}},
 
 	{ErrBodyTooLarge, Entry{twirp.ResourceExhausted, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"}},
 	{ErrMalformed, Entry{twirp.Malformed, http.StatusBadRequest, "INVALID_REQUEST"}},

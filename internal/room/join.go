@@ -203,3 +203,10 @@ func (r *Room) Snapshot(p *Participant) (*livekit.Room, []*livekit.ParticipantIn
 	}
 	return r.infoLocked(), out
 }
+
+// Participant returns the participant with identity, or nil.
+func (r *Room) Participant(identity string) *Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.participants[identity]
+}

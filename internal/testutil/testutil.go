@@ -13,6 +13,7 @@ import (
 	"time"
 
 	lkauth "github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/usher-rtc/usher/internal/config"
@@ -144,4 +145,26 @@ func Context(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// Participant returns the server's current view of a participant, failing the test
+// when the room or participant is not there.
+func (s *TestServer) Participant(t testing.TB, roomName, identity string) *livekit.ParticipantInfo {
+	t.Helper()
+	rm, err := s.Rooms().Room(roomName)
+	if err != nil {
+		t.Fatalf("room %q: %v", roomName, err)
+	}
+	p := rm.Participant(identity)
+	if p == nil {
+		t.Fatalf("%q is not in room %q", identity, roomName)
+	}
+	return p.Info()
+}
+
+// RoomClientUpdateRoomMetadata sets a room's metadata through the Room service.
+func (s *TestServer) RoomClientUpdateRoomMetadata(t testing.TB, roomName, md string) error {
+	t.Helper()
+	_, err := s.RoomClient().UpdateRoomMetadata(context.Background(), &livekit.UpdateRoomMetadataRequest{Room: roomName, Metadata: md})
+	return err
 }
