@@ -56,6 +56,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	se.LoggerFactory = lf
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
 	se.SetICETimeouts(10*time.Second, 20*time.Second, 2*time.Second)
+	// A server has a routable address: no mDNS, which would cost sockets and
+	// goroutines per connection.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 
 	if cfg.UDPPort > 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/livekit/protocol/livekit"
@@ -74,6 +75,8 @@ type Transport struct {
 	mu               sync.Mutex
 	pending          []webrtc.ICECandidateInit
 	hasRemote        bool
+	remoteUfrag      string
+	ufrags           []string // remote ufrags seen, newest last
 	offerOutstanding bool
 	renegotiate      bool
 	restartICE       bool
@@ -81,6 +84,12 @@ type Transport struct {
 	closed           bool
 	connected        bool
 	wg               sync.WaitGroup
+
+	// While a description is being made, local candidates are held back: they must
+	// not reach the client before the offer or answer they belong to.
+	candMu    sync.Mutex
+	holding   bool
+	heldCands []string
 }
 
 // NewTransport creates a peer connection. A Subscriber creates the _reliable and _lossy
@@ -97,9 +106,17 @@ func (e *Engine) NewTransport(role Role, h Handler) (*Transport, error) {
 			return
 		}
 		b, err := json.Marshal(c.ToJSON())
-		if err == nil {
-			t.h.OnICECandidate(string(b))
+		if err != nil {
+			return
 		}
+		t.candMu.Lock()
+		if t.holding {
+			t.heldCands = append(t.heldCands, string(b))
+			t.candMu.Unlock()
+			return
+		}
+		t.candMu.Unlock()
+		t.h.OnICECandidate(string(b))
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
@@ -223,7 +240,34 @@ func (t *Transport) Negotiate(iceRestart bool) error {
 	return t.offerLocked(iceRestart)
 }
 
+// hold holds local candidates back until release.
+func (t *Transport) hold() {
+	t.candMu.Lock()
+	t.holding = true
+	t.candMu.Unlock()
+}
+
+// release signals the candidates held back, in order.
+func (t *Transport) release() {
+	for {
+		t.candMu.Lock()
+		held := t.heldCands
+		t.heldCands = nil
+		if len(held) == 0 {
+			t.holding = false
+			t.candMu.Unlock()
+			return
+		}
+		t.candMu.Unlock()
+		for _, c := range held {
+			t.h.OnICECandidate(c)
+		}
+	}
+}
+
 func (t *Transport) offerLocked(iceRestart bool) error {
+	t.hold()
+	defer t.release()
 	var opts *webrtc.OfferOptions
 	if iceRestart {
 		opts = &webrtc.OfferOptions{ICERestart: true}
@@ -258,7 +302,7 @@ func (t *Transport) HandleAnswer(sdp string) error {
 		return fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
 	t.offerOutstanding = false
-	t.remoteSetLocked()
+	t.remoteSetLocked(sdp)
 	if t.renegotiate {
 		restart := t.restartICE
 		t.renegotiate, t.restartICE = false, false
@@ -276,10 +320,12 @@ func (t *Transport) HandleOffer(sdp string, onAnswer func(sdp string)) error {
 	if t.closed {
 		return ErrClosed
 	}
+	t.hold()
+	defer t.release()
 	if err := t.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
-	t.remoteSetLocked()
+	t.remoteSetLocked(sdp)
 	answer, err := t.pc.CreateAnswer(nil)
 	if err != nil {
 		return fmt.Errorf("create answer: %w", err)
@@ -291,12 +337,52 @@ func (t *Transport) HandleOffer(sdp string, onAnswer func(sdp string)) error {
 	return nil
 }
 
-func (t *Transport) remoteSetLocked() {
+// remoteSetLocked records a new remote description and applies the candidates held
+// for it. Candidates of an older ICE generation are dropped; candidates of a newer one
+// (a client may trickle them before its restart offer arrives) stay held.
+func (t *Transport) remoteSetLocked(sdp string) {
 	t.hasRemote = true
+	t.remoteUfrag = iceUfrag(sdp)
+	keep := t.pending[:0]
 	for _, c := range t.pending {
-		_ = t.pc.AddICECandidate(c)
+		switch uf := candidateUfrag(c); {
+		case uf == "" || uf == t.remoteUfrag:
+			_ = t.pc.AddICECandidate(c)
+		case !t.seenUfrag(uf):
+			keep = append(keep, c)
+		}
 	}
-	t.pending = nil
+	t.pending = keep
+	t.ufrags = append(t.ufrags, t.remoteUfrag)
+	if len(t.ufrags) > 8 {
+		t.ufrags = t.ufrags[1:]
+	}
+}
+
+func (t *Transport) seenUfrag(uf string) bool {
+	for _, u := range t.ufrags {
+		if u == uf {
+			return true
+		}
+	}
+	return false
+}
+
+func candidateUfrag(c webrtc.ICECandidateInit) string {
+	if c.UsernameFragment == nil {
+		return ""
+	}
+	return *c.UsernameFragment
+}
+
+// iceUfrag returns the first a=ice-ufrag of a session description.
+func iceUfrag(sdp string) string {
+	for _, line := range strings.Split(sdp, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // AddICECandidate adds a remote candidate given as RTCIceCandidateInit JSON. Candidates
@@ -311,9 +397,10 @@ func (t *Transport) AddICECandidate(init string) error {
 	if t.closed {
 		return ErrClosed
 	}
-	if !t.hasRemote {
+	if uf := candidateUfrag(c); !t.hasRemote || (uf != "" && uf != t.remoteUfrag && !t.seenUfrag(uf)) {
+		// Before the description it belongs to: hold it.
 		if len(t.pending) >= maxPendingCandidates {
-			return fmt.Errorf("%w: more than %d candidates before the session description", ErrBadCandidate, maxPendingCandidates)
+			return fmt.Errorf("%w: more than %d candidates before their session description", ErrBadCandidate, maxPendingCandidates)
 		}
 		t.pending = append(t.pending, c)
 		return nil

@@ -1,0 +1,51 @@
+package test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"go.uber.org/goleak"
+
+	"github.com/usher-rtc/usher/internal/server"
+	"github.com/usher-rtc/usher/internal/testutil"
+)
+
+// TestNoGoroutineLeaks runs a busy session (both transport modes, a publication, data,
+// a resume, a participant whose signal dropped) and checks that once the clients are
+// gone and the server stopped, no goroutine is left behind.
+func TestNoGoroutineLeaks(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	func() {
+		// A sub-test owns the server so its cleanup runs before the check.
+		t.Run("session", func(t *testing.T) {
+			srv := testutil.StartServer(t)
+			a := srv.Join(t, "leak", "a")
+			b := srv.Join(t, "leak", "b", singlePC)
+			waitActive(t, srv, "leak", "a", "b")
+			if _, err := a.Room.LocalParticipant.PublishTrack(newAudioTrack(t), &lksdk.TrackPublicationOptions{Name: "mic"}); err != nil {
+				t.Fatal(err)
+			}
+			_ = b.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("x")), lksdk.WithDataPublishReliable(true))
+			a.WaitFor(t, 5*time.Second, "data", "b")
+			b.Room.Simulate(lksdk.SimulateSignalReconnect)
+			b.WaitFor(t, 10*time.Second, "reconnected", "")
+			raw := dialRaw(t, srv, testutil.JoinToken(t, "leak", "raw"), "")
+			_ = raw.ws.Close()
+			a.Room.Disconnect()
+			b.Room.Disconnect()
+			stopServer(t, srv.Server)
+		})
+	}()
+	goleak.VerifyNone(t, before)
+}
+
+func stopServer(t *testing.T, s *server.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
