@@ -326,3 +326,25 @@ func TestTokenRefreshIsUsable(t *testing.T) {
 		t.Errorf("secret leaked")
 	}
 }
+
+// A client that stops reading must not hold anyone else up: events keep flowing to the
+// others and the Room service keeps answering.
+func TestStalledClientDoesNotBlockTheRoom(t *testing.T) {
+	srv := testutil.StartServer(t)
+	stalled := dialRaw(t, srv, testutil.JoinToken(t, "busy", "stalled"), "")
+	_ = stalled // never read from again
+	a := srv.Join(t, "busy", "a")
+	for i := range 300 {
+		if err := srv.RoomClientUpdateRoomMetadata(t, "busy", strings.Repeat("m", 1000)+itoa3(i)); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	for i := range 5 {
+		srv.Join(t, "busy", "late"+itoa3(i))
+	}
+	want := strings.Repeat("m", 1000) + itoa3(299)
+	testutil.Eventually(t, 10*time.Second, func() bool { return a.Room.Metadata() == want }, "a did not get the last metadata")
+	testutil.Eventually(t, 10*time.Second, func() bool { return len(a.Room.GetRemoteParticipants()) == 6 }, "a does not see everyone")
+}
+
+func itoa3(i int) string { return string(rune('0'+i/100%10)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10)) }

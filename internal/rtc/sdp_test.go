@@ -1,0 +1,58 @@
+package rtc
+
+import "testing"
+
+const offer = `v=0
+o=- 1 2 IN IP4 127.0.0.1
+s=-
+t=0 0
+a=group:BUNDLE 0 1 2 3
+m=audio 9 UDP/TLS/RTP/SAVPF 63 111
+a=mid:0
+a=sendonly
+a=msid:stream-a track-mic
+a=rtpmap:63 red/48000/2
+a=rtpmap:111 opus/48000/2
+m=video 9 UDP/TLS/RTP/SAVPF 96 97
+a=mid:1
+a=sendrecv
+a=ssrc:1 msid:stream-v track-cam
+a=rtpmap:96 VP8/90000
+a=rtpmap:97 rtx/90000
+m=audio 9 UDP/TLS/RTP/SAVPF 111
+a=mid:2
+a=recvonly
+a=rtpmap:111 opus/48000/2
+m=video 0 UDP/TLS/RTP/SAVPF 96
+a=mid:3
+a=sendonly
+a=msid:s rejected
+a=rtpmap:96 VP8/90000
+m=application 9 UDP/DTLS/SCTP webrtc-datachannel
+a=mid:4
+`
+
+func TestSendingTracks(t *testing.T) {
+	tracks, err := SendingTracks(offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tracks) != 2 {
+		t.Fatalf("tracks %+v, want the two sending sections", tracks)
+	}
+	if tr := tracks[0]; tr.TrackID != "track-mic" || tr.StreamID != "stream-a" || tr.Mid != "0" || tr.Kind != "audio" || tr.MimeType != "audio/opus" {
+		t.Errorf("audio %+v", tr)
+	}
+	if tr := tracks[1]; tr.TrackID != "track-cam" || tr.Mid != "1" || tr.MimeType != "video/VP8" {
+		t.Errorf("video %+v", tr)
+	}
+	if _, err := SendingTracks("not sdp"); err == nil {
+		t.Error("garbage parsed")
+	}
+}
+
+func TestICEUfrag(t *testing.T) {
+	if got := iceUfrag("v=0\r\na=ice-ufrag:abc\r\na=ice-pwd:x\r\n"); got != "abc" {
+		t.Errorf("iceUfrag = %q", got)
+	}
+}
