@@ -347,4 +347,6 @@ func TestStalledClientDoesNotBlockTheRoom(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, func() bool { return len(a.Room.GetRemoteParticipants()) == 6 }, "a does not see everyone")
 }
 
-func itoa3(i int) string { return string(rune('0'+i/100%10)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10)) }
+func itoa3(i int) string {
+	return string(rune('0'+i/100%10)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))
+}
