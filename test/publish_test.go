@@ -2,6 +2,7 @@ package test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,6 +152,14 @@ func TestDataPackets(t *testing.T) {
 			e := c.WaitFor(t, 5*time.Second, "data", "b")
 			if e.Detail != "just c" {
 				t.Errorf("c got %v", e)
+			}
+			// A large packet (bigger than one SCTP read buffer) arrives whole.
+			big := strings.Repeat("0123456789", 3000)
+			if err := a.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte(big)), lksdk.WithDataPublishReliable(true), lksdk.WithDataPublishDestination([]string{"c"})); err != nil {
+				t.Fatal(err)
+			}
+			if e, ok := c.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "data" && len(e.Detail) > 1000 }); !ok || e.Detail != big {
+				t.Errorf("large packet: arrived %v, %d bytes", ok, len(e.Detail))
 			}
 			// The sender never hears itself, and a did not get b's targeted packet.
 			time.Sleep(200 * time.Millisecond)

@@ -59,6 +59,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	// A server has a routable address: no mDNS, which would cost sockets and
 	// goroutines per connection.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// Data channels are read by our own loop with a small buffer that grows only for
+	// large messages, instead of Pion's 64 KiB buffer per channel (four per participant).
+	se.DetachDataChannels()
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 
 	if cfg.UDPPort > 0 {
@@ -162,9 +165,13 @@ func (l *pionLogger) Warn(msg string)       { l.log.Debug(msg) }
 func (l *pionLogger) Warnf(f string, a ...any) {
 	l.log.Debug(fmt.Sprintf(f, a...))
 }
-func (l *pionLogger) Error(msg string) { l.log.Warn(msg) }
+
+// Pion reports as errors what is routine for a server (a peer that went away while a
+// packet was in flight), so its errors are logged at debug level as well: what matters
+// to an operator is logged by Usher itself.
+func (l *pionLogger) Error(msg string) { l.log.Debug(msg) }
 func (l *pionLogger) Errorf(f string, a ...any) {
-	l.log.Warn(fmt.Sprintf(f, a...))
+	l.log.Debug(fmt.Sprintf(f, a...))
 }
 
 // ErrClosed is returned by a closed transport.

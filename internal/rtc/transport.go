@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
 	"github.com/livekit/protocol/livekit"
+	"github.com/pion/datachannel"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -202,16 +204,50 @@ func (t *Transport) adoptChannel(dc *webrtc.DataChannel) {
 	t.channels[dc.Label()] = dc
 	t.mu.Unlock()
 	dc.OnOpen(func() {
+		rw, err := dc.Detach()
+		if err != nil {
+			return
+		}
+		t.mu.Lock()
+		if t.closed {
+			t.mu.Unlock()
+			return
+		}
+		t.wg.Add(1)
+		t.mu.Unlock()
+		go t.readData(kind, rw)
 		if t.h.OnDataOpen != nil {
 			t.h.OnDataOpen(kind)
 		}
 	})
-	dc.OnMessage(func(m webrtc.DataChannelMessage) {
-		if len(m.Data) > MaxDataMessage || t.h.OnData == nil {
+}
+
+// smallDataBuffer is the read buffer a data channel starts with: most messages are
+// small. A larger message is read again into a buffer of the largest size SCTP allows.
+const smallDataBuffer = 2048
+
+// sctpMaxMessage is the largest message Pion's SCTP accepts.
+const sctpMaxMessage = 65536
+
+// readData delivers a data channel's messages to OnData until the channel closes.
+func (t *Transport) readData(kind livekit.DataPacket_Kind, rw datachannel.ReadWriteCloser) {
+	defer t.wg.Done()
+	small := make([]byte, smallDataBuffer)
+	for {
+		buf := small
+		n, _, err := rw.ReadDataChannel(buf)
+		if errors.Is(err, io.ErrShortBuffer) {
+			buf = make([]byte, sctpMaxMessage)
+			n, _, err = rw.ReadDataChannel(buf)
+		}
+		if err != nil {
 			return
 		}
-		t.h.OnData(kind, m.Data)
-	})
+		if n > MaxDataMessage || t.h.OnData == nil {
+			continue
+		}
+		t.h.OnData(kind, buf[:n])
+	}
 }
 
 // Role returns the transport's role.
