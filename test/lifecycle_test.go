@@ -350,3 +350,23 @@ func TestStalledClientDoesNotBlockTheRoom(t *testing.T) {
 func itoa3(i int) string {
 	return string(rune('0'+i/100%10)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))
 }
+
+func TestTokenIsRefreshedPeriodically(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(func(c *config.Config) {
+		c.Signal.RefreshInterval = time.Second
+		c.Signal.TokenTTL = 3 * time.Second
+	}))
+	c := dialRaw(t, srv, testutil.JoinToken(t, "r", "long-call"), "")
+	var tokens []string
+	for len(tokens) < 3 {
+		res, _ := c.await(5*time.Second, "refresh_token", func(r *livekit.SignalResponse) bool { return r.GetRefreshToken() != "" })
+		tokens = append(tokens, res.GetRefreshToken())
+	}
+	if tokens[0] == tokens[2] {
+		t.Errorf("the refreshed tokens do not change")
+	}
+	last, err := srv.Verifier().Verify(tokens[2])
+	if err != nil || time.Until(last.ExpiresAt) > 3*time.Second {
+		t.Errorf("last refresh token: %v, expires in %s", err, time.Until(last.ExpiresAt))
+	}
+}
