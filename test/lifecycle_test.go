@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,8 +20,9 @@ import (
 
 // rawClient is a bare WebSocket signal client, for wire details the SDK hides.
 type rawClient struct {
-	t  *testing.T
-	ws *websocket.Conn
+	t       *testing.T
+	ws      *websocket.Conn
+	writeMu sync.Mutex
 }
 
 func dialRaw(t *testing.T, srv *testutil.TestServer, token, query string) *rawClient {
@@ -73,8 +75,10 @@ func (c *rawClient) await(timeout time.Duration, what string, match func(*liveki
 func (c *rawClient) send(req *livekit.SignalRequest) {
 	c.t.Helper()
 	data, _ := proto.Marshal(req)
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	if err := c.ws.WriteMessage(websocket.BinaryMessage, data); err != nil {
-		c.t.Fatal(err)
+		c.t.Error(err)
 	}
 }
 
