@@ -66,6 +66,9 @@ var catalogue = []row{
 	{room.ErrRoomFull, Entry{twirp.ResourceExhausted, http.StatusTooManyRequests, "ROOM_FULL"}},
 	{room.ErrDuplicateIdentity, Entry{twirp.AlreadyExists, http.StatusConflict, "DUPLICATE_IDENTITY"}},
 	{room.ErrPermissionDenied, Entry{twirp.PermissionDenied, http.StatusForbidden, "FORBIDDEN"}},
+	{room.ErrRemoteUnmuteDisabled, Entry{twirp.FailedPrecondition, http.StatusPreconditionFailed, "REMOTE_UNMUTE_DISABLED"}},
+	{room.ErrDataBacklog, Entry{twirp.ResourceExhausted, http.StatusTooManyRequests, "DATA_BACKLOG"}},
+	{room.ErrRevocation, Entry{twirp.Internal, http.StatusInternalServerError, "INTERNAL"}},
 
 	{ErrBodyTooLarge, Entry{twirp.ResourceExhausted, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"}},
 	{ErrMalformed, Entry{twirp.Malformed, http.StatusBadRequest, "INVALID_REQUEST"}},

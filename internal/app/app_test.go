@@ -170,7 +170,8 @@ func TestServeUntilCancelled(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"--dev", "--config-body", "port: 0\nredis:\n  address: x\n"}, &out, &errOut, env(nil))
+		body := "port: 0\ndata_dir: " + t.TempDir() + "\nrtc:\n  udp_port: 0\n  tcp_port: 0\nredis:\n  address: x\n"
+		done <- Run(ctx, []string{"--dev", "--config-body", body}, &out, &errOut, env(nil))
 	}()
 	re := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
 	var addr string

@@ -40,6 +40,8 @@ type Config struct {
 	KeyFile string `yaml:"key_file"`
 	// Development turns on the development defaults (see ApplyDev).
 	Development bool `yaml:"development"`
+	// DataDir holds Usher's durable state (token revocations) in an embedded database.
+	DataDir string `yaml:"data_dir"`
 
 	RTC     RTCConfig     `yaml:"rtc"`
 	Room    RoomConfig    `yaml:"room"`
@@ -135,7 +137,8 @@ const (
 // Default returns the configuration used when nothing else is given.
 func Default() *Config {
 	return &Config{
-		Port: 7880,
+		Port:    7880,
+		DataDir: "usher-data",
 		RTC: RTCConfig{
 			UDPPort:        7882,
 			TCPPort:        7881,
@@ -215,6 +218,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RTC.NodeIP != "" && net.ParseIP(c.RTC.NodeIP) == nil {
 		add("rtc.node_ip: %q is not an IP address", c.RTC.NodeIP)
+	}
+	if c.DataDir == "" {
+		add("data_dir: must name a directory for durable state (default \"usher-data\")")
 	}
 	if c.RTC.UseExternalIP && len(c.RTC.STUNServers) == 0 {
 		add("rtc.use_external_ip needs at least one rtc.stun_servers entry")

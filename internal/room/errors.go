@@ -28,3 +28,13 @@ var (
 	// ErrPermissionDenied: the participant's permission does not allow the action.
 	ErrPermissionDenied = errors.New("not allowed")
 )
+
+// More errors of participant management.
+var (
+	// ErrDataBacklog: a recipient's queue of reliable data packets is full.
+	ErrDataBacklog = errors.New("a recipient cannot take more reliable data now")
+	// ErrRemoteUnmuteDisabled: an admin tried to unmute a track without room.enable_remote_unmute.
+	ErrRemoteUnmuteDisabled = errors.New("remote unmute is disabled")
+	// ErrRevocation: the durable revocation could not be stored.
+	ErrRevocation = errors.New("could not store the token revocation")
+)

@@ -2,8 +2,10 @@ package room
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/usher-rtc/usher/internal/config"
 )
@@ -16,7 +18,7 @@ func (r *Room) Reserve(jp JoinParams) (*Participant, error) {
 		return nil, err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	p := newParticipant(r, jp)
 	if err := r.checkJoinLocked(p); err != nil {
 		return nil, err
@@ -27,14 +29,15 @@ func (r *Room) Reserve(jp JoinParams) (*Participant, error) {
 }
 
 // checkJoinLocked applies the room's rules to a newcomer: the room is open, the
-// identity policy, and max_participants.
+// identity policy, and max_participants. A forwarded stand-in never blocks a real
+// participant: it is replaced.
 func (r *Room) checkJoinLocked(p *Participant) error {
 	if r.closed {
 		return fmt.Errorf("%w: %q", ErrRoomClosed, r.name)
 	}
 	reject := r.mgr.opts.Defaults.DuplicateIdentity == config.DuplicateReject
 	existing := r.participants[p.identity]
-	if existing != nil && reject {
+	if existing != nil && existing.forwardOf == nil && reject {
 		return fmt.Errorf("%w: %q is already in room %q, and room.duplicate_identity is %q",
 			ErrDuplicateIdentity, p.identity, r.name, config.DuplicateReject)
 	}
@@ -59,7 +62,7 @@ func (r *Room) checkJoinLocked(p *Participant) error {
 // Unreserve releases a reservation whose connection never came up.
 func (r *Room) Unreserve(p *Participant) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	if _, ok := r.reserved[p]; !ok {
 		return
 	}
@@ -74,7 +77,7 @@ func (r *Room) Unreserve(p *Participant) {
 // participant's first message, and tells everyone who may see them.
 func (r *Room) Activate(p *Participant, resp *livekit.JoinResponse) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	if _, ok := r.reserved[p]; !ok || r.closed {
 		return fmt.Errorf("%w: %q", ErrRoomClosed, r.name)
 	}
@@ -88,17 +91,11 @@ func (r *Room) Activate(p *Participant, resp *livekit.JoinResponse) error {
 	}
 	p.state = livekit.ParticipantInfo_JOINED
 	p.bumpLocked()
-	r.participants[p.identity] = p
-	r.bySID[p.sid] = p
+	r.addLocked(p)
 
 	resp.Room = r.infoLocked()
 	resp.Participant = p.infoLocked()
-	resp.OtherParticipants = resp.OtherParticipants[:0]
-	for _, o := range r.participants {
-		if o != p && o.activated && !o.hidden() {
-			resp.OtherParticipants = append(resp.OtherParticipants, o.infoLocked())
-		}
-	}
+	resp.OtherParticipants = r.visibleToLocked(p)
 	p.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Join{Join: resp}})
 
 	r.broadcastLocked(p, p.infoLocked(), false)
@@ -106,6 +103,22 @@ func (r *Room) Activate(p *Participant, resp *livekit.JoinResponse) error {
 	r.updateLifecycleLocked()
 	r.mgr.log.Debug("participant joined", "room", r.name, "identity", p.identity, "sid", p.sid)
 	return nil
+}
+
+func (r *Room) addLocked(p *Participant) {
+	r.participants[p.identity] = p
+	r.bySID[p.sid] = p
+}
+
+// visibleToLocked returns every other participant p may see.
+func (r *Room) visibleToLocked(p *Participant) []*livekit.ParticipantInfo {
+	out := make([]*livekit.ParticipantInfo, 0, len(r.participants))
+	for _, o := range r.participants {
+		if o != p && o.activated && !o.hidden() {
+			out = append(out, o.infoLocked())
+		}
+	}
+	return out
 }
 
 // broadcastLocked sends info about p to everyone allowed to see p, and to p itself
@@ -118,6 +131,11 @@ func (r *Room) broadcastLocked(p *Participant, info *livekit.ParticipantInfo, to
 	if p.hidden() {
 		return
 	}
+	r.sendOthersLocked(p, batch)
+}
+
+// sendOthersLocked sends batch to every activated participant but p.
+func (r *Room) sendOthersLocked(p *Participant, batch []*livekit.ParticipantInfo) {
 	for _, o := range r.participants {
 		if o != p && o.activated && !o.left {
 			o.sink.SendUpdate(batch)
@@ -125,30 +143,40 @@ func (r *Room) broadcastLocked(p *Participant, info *livekit.ParticipantInfo, to
 	}
 }
 
+// goneInfo is what others are told about a participant they can no longer see: a
+// snapshot in state DISCONNECTED.
+func goneInfo(info *livekit.ParticipantInfo, reason livekit.DisconnectReason) *livekit.ParticipantInfo {
+	g := proto.Clone(info).(*livekit.ParticipantInfo)
+	g.State = livekit.ParticipantInfo_DISCONNECTED
+	g.DisconnectReason = reason
+	return g
+}
+
 // SetActive records that the participant's primary transport connected.
-func (r *Room) SetActive(p *Participant) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (p *Participant) SetActive() {
+	r := p.lockRoom()
+	defer r.unlock()
 	if !p.activated || p.left || p.state == livekit.ParticipantInfo_ACTIVE {
 		return
 	}
 	p.state = livekit.ParticipantInfo_ACTIVE
 	p.bumpLocked()
 	r.broadcastLocked(p, p.infoLocked(), true)
+	r.syncForwardsLocked(p)
 }
 
 // IsActive reports whether the participant's primary transport has connected.
-func (r *Room) IsActive(p *Participant) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (p *Participant) IsActive() bool {
+	r := p.lockRoom()
+	defer r.unlock()
 	return p.state == livekit.ParticipantInfo_ACTIVE
 }
 
 // Leave removes the participant with reason, tells everyone who could see them, and
 // closes their connection (a no-op when the connection itself is ending).
-func (r *Room) Leave(p *Participant, reason livekit.DisconnectReason) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (p *Participant) Leave(reason livekit.DisconnectReason) {
+	r := p.lockRoom()
+	defer r.unlock()
 	if _, ok := r.reserved[p]; ok {
 		delete(r.reserved, p)
 		p.left = true
@@ -161,28 +189,37 @@ func (r *Room) Leave(p *Participant, reason livekit.DisconnectReason) {
 	r.removeLocked(p, reason)
 }
 
-// removeLocked takes p out of the room, broadcasts their departure, and closes their
-// connection with a leave carrying reason.
+// removeLocked takes p out of the room, broadcasts their departure, closes their
+// connection with a leave carrying reason, and ends their stand-ins elsewhere.
 func (r *Room) removeLocked(p *Participant, reason livekit.DisconnectReason) {
-	delete(r.participants, p.identity)
-	delete(r.bySID, p.sid)
+	r.detachLocked(p, reason)
 	p.left = true
 	p.reason = reason
 	p.state = livekit.ParticipantInfo_DISCONNECTED
-	p.bumpLocked()
 	p.sink.Close(&livekit.LeaveRequest{Reason: reason, Action: livekit.LeaveRequest_DISCONNECT})
+	r.unlinkForwardsLocked(p, reason)
+	r.mgr.log.Debug("participant left", "room", r.name, "identity", p.identity, "sid", p.sid, "reason", reason.String())
+}
+
+// detachLocked takes p out of this room's maps and tells those who could see p that
+// they left with reason, without ending p itself (a move continues elsewhere).
+func (r *Room) detachLocked(p *Participant, reason livekit.DisconnectReason) {
+	delete(r.participants, p.identity)
+	delete(r.bySID, p.sid)
+	p.bumpLocked()
+	if p.activated && !p.hidden() {
+		r.sendOthersLocked(p, []*livekit.ParticipantInfo{goneInfo(p.infoLocked(), reason)})
+	}
 	if p.activated {
-		r.broadcastLocked(p, p.infoLocked(), false)
 		r.roomChangedLocked()
 	}
 	r.updateLifecycleLocked()
-	r.mgr.log.Debug("participant left", "room", r.name, "identity", p.identity, "sid", p.sid, "reason", reason.String())
 }
 
 // Resume finds the participant with sid and identity for a client resuming its session.
 func (r *Room) Resume(sid, identity string) (*Participant, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	p := r.bySID[sid]
 	if p == nil || p.identity != identity || p.left {
 		return nil, fmt.Errorf("%w: no session %q for %q in room %q", ErrParticipantNotFound, sid, identity, r.name)
@@ -190,23 +227,37 @@ func (r *Room) Resume(sid, identity string) (*Participant, error) {
 	return p, nil
 }
 
-// Snapshot returns every participant the given participant may see, themselves
-// included, for a full state resend after a resume.
-func (r *Room) Snapshot(p *Participant) (*livekit.Room, []*livekit.ParticipantInfo) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]*livekit.ParticipantInfo, 0, len(r.participants))
-	for _, o := range r.participants {
-		if o.activated && (o == p || !o.hidden()) {
-			out = append(out, o.infoLocked())
-		}
-	}
-	return r.infoLocked(), out
+// Snapshot returns the participant's room and every participant they may see,
+// themselves included, for a full state resend after a resume.
+func (p *Participant) Snapshot() (*livekit.Room, []*livekit.ParticipantInfo) {
+	r := p.lockRoom()
+	defer r.unlock()
+	return r.infoLocked(), append(r.visibleToLocked(p), p.infoLocked())
 }
 
 // Participant returns the participant with identity, or nil.
 func (r *Room) Participant(identity string) *Participant {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	return r.participants[identity]
+}
+
+// Participants returns a snapshot of everyone in the room, hidden participants and
+// forwarded stand-ins included, in the order they joined.
+func (r *Room) Participants() []*livekit.ParticipantInfo {
+	r.mu.Lock()
+	defer r.unlock()
+	out := make([]*livekit.ParticipantInfo, 0, len(r.participants))
+	for _, p := range r.participants {
+		if p.activated {
+			out = append(out, p.infoLocked())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].JoinedAtMs != out[j].JoinedAtMs {
+			return out[i].JoinedAtMs < out[j].JoinedAtMs
+		}
+		return out[i].Identity < out[j].Identity
+	})
+	return out
 }

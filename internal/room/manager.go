@@ -22,6 +22,9 @@ type Options struct {
 	Limits config.LimitConfig
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
+	// Revoker stores token revocations (RemoveParticipant, permission changes); nil
+	// keeps none.
+	Revoker Revoker
 }
 
 // Manager owns every open room of this server.
@@ -103,7 +106,7 @@ func (m *Manager) JoinRoom(name string, autoCreate bool, cfg *livekit.RoomConfig
 	r := newRoom(m, req)
 	r.mu.Lock()
 	r.armCloseTimerLocked(time.Duration(r.emptyTimeout) * time.Second)
-	r.mu.Unlock()
+	r.unlock()
 	m.rooms[name] = r
 	m.log.Info("room created by a join", "room", r.name, "sid", r.sid)
 	return r, nil
@@ -131,7 +134,7 @@ func (m *Manager) CheckJoin(name string, autoCreate bool, jp JoinParams) error {
 		return nil
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	return r.checkJoinLocked(newParticipant(r, jp))
 }
 
@@ -186,7 +189,7 @@ func (m *Manager) CreateRoom(req *livekit.CreateRoomRequest) (info *livekit.Room
 	r.mu.Lock()
 	r.armCloseTimerLocked(time.Duration(r.emptyTimeout) * time.Second)
 	info = r.infoLocked()
-	r.mu.Unlock()
+	r.unlock()
 	m.rooms[req.Name] = r
 	m.log.Info("room created", "room", r.name, "sid", r.sid)
 	return info, true, nil
@@ -267,7 +270,7 @@ func (m *Manager) DeleteRoom(name string) error {
 	}
 	r.mu.Lock()
 	r.closeLocked(livekit.DisconnectReason_ROOM_DELETED)
-	r.mu.Unlock()
+	r.unlock()
 	delete(m.rooms, name)
 	m.log.Info("room deleted", "room", name, "sid", r.sid)
 	return nil
@@ -295,7 +298,7 @@ func (m *Manager) expire(r *Room, gen uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	if r.closed || r.timerGen != gen || r.occupiedLocked() {
 		return
 	}
@@ -314,7 +317,7 @@ func (m *Manager) Close() {
 	for name, r := range m.rooms {
 		r.mu.Lock()
 		r.closeLocked(livekit.DisconnectReason_SERVER_SHUTDOWN)
-		r.mu.Unlock()
+		r.unlock()
 		delete(m.rooms, name)
 	}
 }

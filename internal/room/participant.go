@@ -2,12 +2,15 @@ package room
 
 import (
 	"maps"
+	"sync/atomic"
 	"time"
 
 	lkauth "github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/guid"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/usher-rtc/usher/internal/auth"
 )
 
 // Sink is how the room reaches a participant's connection. Every method must return
@@ -20,12 +23,42 @@ type Sink interface {
 	SendRoomUpdate(room *livekit.Room)
 	// Send queues one signal message.
 	Send(msg *livekit.SignalResponse)
-	// SendData queues an encoded DataPacket for the data channel of kind.
-	SendData(kind livekit.DataPacket_Kind, data []byte)
+	// SendData queues an encoded DataPacket for the data channel of kind. It reports
+	// false when a reliable packet could not be queued (the client is too far behind).
+	SendData(kind livekit.DataPacket_Kind, data []byte) bool
+	// IssuedTokens returns the tokens the connection holds (its join token and every
+	// refreshed token), for revocation.
+	IssuedTokens() []auth.TokenRef
+	// PushToken mints a fresh token with the participant's current grants and sends
+	// it to the client.
+	PushToken()
+	// Moved tells the client it now belongs to another room.
+	Moved(m Moved)
 	// Close ends the connection, sending leave first when it is not nil. It is
 	// idempotent.
 	Close(leave *livekit.LeaveRequest)
 }
+
+// Moved describes a participant's new room after MoveParticipant.
+type Moved struct {
+	Room        *livekit.Room
+	Participant *livekit.ParticipantInfo
+	Others      []*livekit.ParticipantInfo
+	// Grants are the participant's claims for the new room, to mint its token.
+	Grants *lkauth.ClaimGrants
+}
+
+// nopSink is the sink of a forwarded participant, which has no connection.
+type nopSink struct{}
+
+func (nopSink) SendUpdate([]*livekit.ParticipantInfo)      {}
+func (nopSink) SendRoomUpdate(*livekit.Room)               {}
+func (nopSink) Send(*livekit.SignalResponse)               {}
+func (nopSink) SendData(livekit.DataPacket_Kind, []byte) bool { return true }
+func (nopSink) IssuedTokens() []auth.TokenRef              { return nil }
+func (nopSink) PushToken()                                 {}
+func (nopSink) Moved(Moved)                                {}
+func (nopSink) Close(*livekit.LeaveRequest)                {}
 
 // JoinParams describe a participant about to join, from their verified token and
 // their join request.
@@ -44,9 +77,9 @@ type JoinParams struct {
 	Sink Sink
 }
 
-// Participant is one connected participant. Its fields are guarded by its room's lock.
+// Participant is one participant. Its fields are guarded by its current room's lock.
 type Participant struct {
-	room     *Room
+	room     atomic.Pointer[Room]
 	sid      string
 	identity string
 	sink     Sink
@@ -69,6 +102,17 @@ type Participant struct {
 
 	tracks  []*track
 	pending map[string]*livekit.TrackInfo // by cid, announced but not yet negotiated
+
+	// subscriptions holds the admin's explicit subscribe (true) or unsubscribe
+	// (false) per track SID.
+	subscriptions map[string]bool
+
+	// forwards are this participant's stand-ins in other rooms (ForwardParticipant);
+	// forwardOf is set on a stand-in and names the participant it mirrors.
+	forwards  map[*Room]*Participant
+	forwardOf *Participant
+	// mirrored is the source version a stand-in last applied.
+	mirrored uint32
 }
 
 type track struct {
@@ -82,8 +126,22 @@ func (p *Participant) SID() string { return p.sid }
 // Identity returns the participant's identity.
 func (p *Participant) Identity() string { return p.identity }
 
-// Room returns the participant's room.
-func (p *Participant) Room() *Room { return p.room }
+// Room returns the participant's current room (it changes when the participant is
+// moved).
+func (p *Participant) Room() *Room { return p.room.Load() }
+
+// lockRoom locks the participant's current room and returns it; the caller unlocks it
+// with Room.unlock.
+func (p *Participant) lockRoom() *Room {
+	for {
+		r := p.room.Load()
+		r.mu.Lock()
+		if p.room.Load() == r {
+			return r
+		}
+		r.mu.Unlock()
+	}
+}
 
 func newParticipant(r *Room, jp JoinParams) *Participant {
 	grants := jp.Grants.Clone()
@@ -93,24 +151,30 @@ func newParticipant(r *Room, jp JoinParams) *Participant {
 	if grants.Video == nil {
 		grants.Video = &lkauth.VideoGrant{}
 	}
-	perm := grants.Video.ToPermission()
-	return &Participant{
-		room:           r,
+	sink := jp.Sink
+	if sink == nil {
+		sink = nopSink{}
+	}
+	p := &Participant{
 		sid:            guid.New(guid.ParticipantPrefix),
 		identity:       jp.Identity,
-		sink:           jp.Sink,
+		sink:           sink,
 		name:           jp.Name,
 		metadata:       jp.Metadata,
 		attributes:     maps.Clone(jp.Attributes),
 		kind:           jp.Kind,
 		kindDetails:    append([]livekit.ParticipantInfo_KindDetail(nil), jp.KindDetails...),
-		permission:     perm,
+		permission:     grants.Video.ToPermission(),
 		grants:         grants,
 		state:          livekit.ParticipantInfo_JOINING,
 		joinedAt:       time.Now(),
 		clientProtocol: jp.ClientProtocol,
 		pending:        make(map[string]*livekit.TrackInfo),
+		subscriptions:  make(map[string]bool),
+		forwards:       make(map[*Room]*Participant),
 	}
+	p.room.Store(r)
+	return p
 }
 
 // hidden reports whether others must not see the participant.
@@ -152,33 +216,50 @@ func (p *Participant) infoLocked() *livekit.ParticipantInfo {
 // bumpLocked records a change: the version grows so clients drop stale snapshots.
 func (p *Participant) bumpLocked() { p.version++ }
 
-// GrantsSnapshot returns the participant's current claims, with the permission as it
-// is now, for minting a refreshed token.
-func (p *Participant) GrantsSnapshot() *lkauth.ClaimGrants {
-	r := p.room
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// grantsLocked returns the participant's current claims, with the permission, name,
+// metadata and attributes as they are now, for the room it is in.
+func (p *Participant) grantsLocked() *lkauth.ClaimGrants {
 	g := p.grants.Clone()
 	g.Identity = p.identity
 	g.Name = p.name
 	g.Metadata = p.metadata
 	g.Attributes = maps.Clone(p.attributes)
 	g.Video.UpdateFromPermission(p.permission)
+	g.Video.Room = p.room.Load().name
+	g.Video.RoomJoin = true
 	return g
+}
+
+// WithGrants calls f with the participant's current claims while holding the room
+// lock, so a token minted in f can never carry grants older than a concurrent change
+// that is about to revoke its predecessors. f must not block.
+func (p *Participant) WithGrants(f func(g *lkauth.ClaimGrants) error) error {
+	r := p.lockRoom()
+	defer r.unlock()
+	if p.left {
+		return ErrParticipantNotFound
+	}
+	return f(p.grantsLocked())
 }
 
 // Info returns a snapshot of the participant.
 func (p *Participant) Info() *livekit.ParticipantInfo {
-	r := p.room
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r := p.lockRoom()
+	defer r.unlock()
 	return p.infoLocked()
 }
 
 // Permission returns a copy of the participant's permission.
 func (p *Participant) Permission() *livekit.ParticipantPermission {
-	r := p.room
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r := p.lockRoom()
+	defer r.unlock()
 	return proto.Clone(p.permission).(*livekit.ParticipantPermission)
+}
+
+// Subscriptions returns the explicit subscription choices an admin made for the
+// participant (track SID → subscribed).
+func (p *Participant) Subscriptions() map[string]bool {
+	r := p.lockRoom()
+	defer r.unlock()
+	return maps.Clone(p.subscriptions)
 }

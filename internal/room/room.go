@@ -49,7 +49,26 @@ type Room struct {
 	// timer that fired after it was replaced.
 	closeTimer *time.Timer
 	timerGen   uint64
+
+	// deferred holds work to run once the lock is released (it touches other rooms).
+	deferred []func()
+	// nonces remembers recent SendData nonces, to drop retried packets.
+	nonces nonceRing
 }
+
+// unlock releases the room's lock and then runs the work deferred while holding it.
+// Every critical section ends with unlock, never with mu.Unlock directly.
+func (r *Room) unlock() {
+	fs := r.deferred
+	r.deferred = nil
+	r.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// afterUnlockLocked schedules f to run when the lock is released.
+func (r *Room) afterUnlockLocked(f func()) { r.deferred = append(r.deferred, f) }
 
 func newRoom(m *Manager, req *livekit.CreateRoomRequest) *Room {
 	d := m.opts.Defaults
@@ -87,7 +106,7 @@ func (r *Room) SID() string { return r.sid }
 // Info returns a snapshot of the room as the wire type.
 func (r *Room) Info() *livekit.Room {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	return r.infoLocked()
 }
 
@@ -199,7 +218,7 @@ func (r *Room) updateLifecycleLocked() {
 // setMetadata replaces the room metadata, tells everyone, and returns the new snapshot.
 func (r *Room) setMetadata(md string) (*livekit.Room, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	if r.closed {
 		return nil, ErrRoomClosed
 	}
@@ -230,6 +249,7 @@ func (r *Room) roomChangedLocked() {
 
 // closeLocked marks the room closed, stops its timer, and ends every participant's
 // connection with reason. The caller removes the room from the manager.
+// (Deferred work it schedules runs when the caller releases the lock with unlock.)
 func (r *Room) closeLocked(reason livekit.DisconnectReason) {
 	r.closed = true
 	r.stopCloseTimerLocked()
@@ -242,6 +262,7 @@ func (r *Room) closeLocked(reason livekit.DisconnectReason) {
 	for _, p := range r.participants {
 		p.left, p.reason, p.state = true, reason, livekit.ParticipantInfo_DISCONNECTED
 		p.sink.Close(leave)
+		r.unlinkForwardsLocked(p, reason)
 	}
 	for p := range r.reserved {
 		p.left = true

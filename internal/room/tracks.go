@@ -32,10 +32,10 @@ func (p *Participant) canPublishSourceLocked(source livekit.TrackSource) bool {
 	return len(sources) == 0 || slices.Contains(sources, source)
 }
 
-// AddTrack handles a participant's announcement of a track it is about to publish and
+// AddTrack handles the participant's announcement of a track it is about to publish and
 // returns the track with its server-made SID, for TrackPublishedResponse. The track
 // becomes visible to others once the publisher's offer sends it (SyncSending).
-func (r *Room) AddTrack(p *Participant, req *livekit.AddTrackRequest) (*livekit.TrackInfo, error) {
+func (p *Participant) AddTrack(req *livekit.AddTrackRequest) (*livekit.TrackInfo, error) {
 	switch {
 	case req.Cid == "":
 		return nil, fmt.Errorf("%w: add_track has no cid", ErrInvalidArgument)
@@ -44,14 +44,13 @@ func (r *Room) AddTrack(p *Participant, req *livekit.AddTrackRequest) (*livekit.
 	case req.Type != livekit.TrackType_AUDIO && req.Type != livekit.TrackType_VIDEO:
 		return nil, fmt.Errorf("%w: add_track type %s is not audio or video", ErrInvalidArgument, req.Type)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r := p.lockRoom()
+	defer r.unlock()
 	if p.left {
 		return nil, fmt.Errorf("%w: %q", ErrParticipantNotFound, p.identity)
 	}
-	source := req.Source
-	if !p.canPublishSourceLocked(source) {
-		return nil, fmt.Errorf("%w: %q may not publish %s tracks", ErrPermissionDenied, p.identity, source)
+	if !p.canPublishSourceLocked(req.Source) {
+		return nil, fmt.Errorf("%w: %q may not publish %s tracks", ErrPermissionDenied, p.identity, req.Source)
 	}
 	if ti, ok := p.pending[req.Cid]; ok {
 		return ti, nil // the client asked again
@@ -73,7 +72,7 @@ func (r *Room) AddTrack(p *Participant, req *livekit.AddTrackRequest) (*livekit.
 		Height:                req.Height,
 		Simulcast:             len(req.Layers) > 1,
 		DisableDtx:            req.DisableDtx,
-		Source:                source,
+		Source:                req.Source,
 		Layers:                req.Layers,
 		Stereo:                req.Stereo,
 		DisableRed:            req.DisableRed,
@@ -93,24 +92,24 @@ func (r *Room) AddTrack(p *Participant, req *livekit.AddTrackRequest) (*livekit.
 // SyncSending reconciles the participant's published tracks with what its latest offer
 // sends: announced tracks that are now sent become published; published tracks that
 // are no longer sent are unpublished. Everyone who can see the participant is told.
-func (r *Room) SyncSending(p *Participant, sending []SendingTrack) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (p *Participant) SyncSending(sending []SendingTrack) {
+	r := p.lockRoom()
+	defer r.unlock()
 	if p.left {
 		return
 	}
-	sent := make(map[string]SendingTrack, len(sending))
+	sent := make(map[string]bool, len(sending))
 	for _, s := range sending {
-		sent[s.CID] = s
+		sent[s.CID] = true
 	}
 	changed := false
 	kept := p.tracks[:0:0]
 	for _, t := range p.tracks {
-		if _, ok := sent[t.cid]; ok {
+		if sent[t.cid] {
 			kept = append(kept, t)
-			continue
+		} else {
+			changed = true
 		}
-		changed = true
 	}
 	for _, s := range sending {
 		ti, ok := p.pending[s.CID]
@@ -130,38 +129,87 @@ func (r *Room) SyncSending(p *Participant, sending []SendingTrack) {
 		return
 	}
 	p.tracks = kept
+	r.participantChangedLocked(p)
+}
+
+// participantChangedLocked records a change of p that everyone who sees p (and p)
+// must hear of, and mirrors it to p's stand-ins.
+func (r *Room) participantChangedLocked(p *Participant) {
 	p.bumpLocked()
 	r.broadcastLocked(p, p.infoLocked(), true)
 	r.roomChangedLocked()
+	r.syncForwardsLocked(p)
 }
 
-// SetTrackMuted applies a publisher's own mute or unmute of one of its tracks.
-func (r *Room) SetTrackMuted(p *Participant, trackSID string, muted bool) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// SetTrackMuted applies the publisher's own mute or unmute of one of its tracks.
+func (p *Participant) SetTrackMuted(trackSID string, muted bool) error {
+	r := p.lockRoom()
+	defer r.unlock()
 	if p.left {
 		return fmt.Errorf("%w: %q", ErrParticipantNotFound, p.identity)
 	}
+	_, err := r.setTrackMutedLocked(p, trackSID, muted)
+	return err
+}
+
+// setTrackMutedLocked mutes or unmutes one of p's tracks, published or announced, and
+// returns it.
+func (r *Room) setTrackMutedLocked(p *Participant, trackSID string, muted bool) (*livekit.TrackInfo, error) {
 	for _, t := range p.tracks {
 		if t.info.Sid != trackSID {
 			continue
 		}
-		if t.info.Muted == muted {
-			return nil
+		if t.info.Muted != muted {
+			t.info = proto.Clone(t.info).(*livekit.TrackInfo)
+			t.info.Muted = muted
+			r.participantChangedLocked(p)
 		}
-		t.info = proto.Clone(t.info).(*livekit.TrackInfo)
-		t.info.Muted = muted
-		p.bumpLocked()
-		r.broadcastLocked(p, p.infoLocked(), true)
-		return nil
+		return t.info, nil
 	}
 	for cid, ti := range p.pending {
 		if ti.Sid == trackSID {
 			ti = proto.Clone(ti).(*livekit.TrackInfo)
 			ti.Muted = muted
 			p.pending[cid] = ti
-			return nil
+			return ti, nil
 		}
 	}
-	return fmt.Errorf("%w: %q has no track %q", ErrTrackNotFound, p.identity, trackSID)
+	return nil, fmt.Errorf("%w: %q has no track %q", ErrTrackNotFound, p.identity, trackSID)
+}
+
+// unpublishDisallowedLocked removes p's tracks (published and announced) that its
+// permission no longer allows, and tells p's client to stop sending them. It reports
+// whether anything was removed.
+func (r *Room) unpublishDisallowedLocked(p *Participant) bool {
+	changed := false
+	kept := p.tracks[:0:0]
+	for _, t := range p.tracks {
+		if p.canPublishSourceLocked(t.info.Source) {
+			kept = append(kept, t)
+			continue
+		}
+		changed = true
+		p.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackUnpublished{
+			TrackUnpublished: &livekit.TrackUnpublishedResponse{TrackSid: t.info.Sid},
+		}})
+	}
+	for cid, ti := range p.pending {
+		if !p.canPublishSourceLocked(ti.Source) {
+			delete(p.pending, cid)
+		}
+	}
+	p.tracks = kept
+	return changed
+}
+
+// trackOwnerLocked returns the participant publishing the track with sid.
+func (r *Room) trackOwnerLocked(sid string) *Participant {
+	for _, p := range r.participants {
+		for _, t := range p.tracks {
+			if t.info.Sid == sid {
+				return p
+			}
+		}
+	}
+	return nil
 }

@@ -23,17 +23,24 @@ import (
 	"github.com/usher-rtc/usher/internal/room"
 	"github.com/usher-rtc/usher/internal/rtc"
 	"github.com/usher-rtc/usher/internal/signal"
+	"github.com/usher-rtc/usher/internal/store"
 	"github.com/usher-rtc/usher/internal/version"
 )
 
 // Server is one running Usher.
 type Server struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	rooms    *room.Manager
-	verifier *auth.Verifier
-	engine   *rtc.Engine
-	signal   *signal.Handler
+	cfg       *config.Config
+	log       *slog.Logger
+	rooms     *room.Manager
+	verifier  *auth.Verifier
+	engine    *rtc.Engine
+	signal    *signal.Handler
+	store     *store.Store
+	revoked   *auth.Revocations
+	stopSweep chan struct{}
+	sweepDone chan struct{}
+	stopOnce  sync.Once
+	started   bool
 
 	httpSrv   *http.Server
 	listeners []net.Listener
@@ -48,14 +55,28 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, fmt.Errorf("%w: no API keys", config.ErrInvalid)
 	}
+	st, err := store.Open(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	revoked, err := auth.NewRevocations(st)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	s := &Server{
-		cfg:      cfg,
-		log:      log,
-		verifier: auth.NewVerifier(auth.StaticKeys(cfg.Keys)),
+		cfg:       cfg,
+		log:       log,
+		verifier:  auth.NewVerifier(auth.StaticKeys(cfg.Keys)),
+		store:     st,
+		revoked:   revoked,
+		stopSweep: make(chan struct{}),
+		sweepDone: make(chan struct{}),
 		rooms: room.NewManager(room.Options{
 			Defaults: cfg.Room,
 			Limits:   cfg.Limit,
 			Logger:   log.With("component", "room"),
+			Revoker:  revoked,
 		}),
 	}
 
@@ -65,6 +86,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		ip, err := rtc.DiscoverExternalIP(ctx, cfg.RTC.STUNServers)
 		cancel()
 		if err != nil {
+			_ = st.Close()
 			return nil, fmt.Errorf("rtc.use_external_ip: %w (set rtc.node_ip instead)", err)
 		}
 		log.Info("discovered external IP", "ip", ip)
@@ -80,6 +102,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		Logger:          log.With("component", "rtc"),
 	})
 	if err != nil {
+		_ = st.Close()
 		return nil, err
 	}
 	s.engine = engine
@@ -89,6 +112,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		Verifier:        s.verifier,
 		Keys:            auth.StaticKeys(cfg.Keys),
 		Engine:          engine,
+		Revocations:     revoked,
 		AutoCreate:      cfg.Room.AutoCreate,
 		PingInterval:    sc.PingInterval,
 		PingTimeout:     sc.PingTimeout,
@@ -147,6 +171,8 @@ func (s *Server) Start() error {
 		}
 		s.listeners = append(s.listeners, ln)
 	}
+	s.started = true
+	go s.sweep()
 	for _, ln := range s.listeners {
 		s.serveWG.Add(1)
 		go func(ln net.Listener) {
@@ -201,8 +227,37 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = serr
 	}
 	s.engine.Close()
+	s.stopOnce.Do(func() {
+		close(s.stopSweep)
+		if s.started {
+			<-s.sweepDone
+		}
+		if cerr := s.store.Close(); err == nil {
+			err = cerr
+		}
+	})
 	return err
 }
+
+// sweep drops expired revocations every minute until the server stops.
+func (s *Server) sweep() {
+	defer close(s.sweepDone)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopSweep:
+			return
+		case now := <-t.C:
+			if err := s.revoked.Sweep(now); err != nil {
+				s.log.Warn("sweeping expired revocations failed", "error", err)
+			}
+		}
+	}
+}
+
+// Revocations returns the token revocation list.
+func (s *Server) Revocations() *auth.Revocations { return s.revoked }
 
 // serverInfo is what clients are told about the server. The version is the LiveKit
 // server version whose protocol Usher speaks, since client SDKs compare it to enable

@@ -39,8 +39,11 @@ func (q *dataQueue) wake() {
 	}
 }
 
-func (q *dataQueue) push(kind livekit.DataPacket_Kind, data []byte) {
+// push queues a packet. It reports false when a reliable packet could not be queued
+// because too much is waiting already.
+func (q *dataQueue) push(kind livekit.DataPacket_Kind, data []byte) bool {
 	q.mu.Lock()
+	ok := true
 	switch {
 	case q.closed:
 	case kind == livekit.DataPacket_LOSSY:
@@ -51,12 +54,14 @@ func (q *dataQueue) push(kind livekit.DataPacket_Kind, data []byte) {
 		q.lossy = append(q.lossy, data)
 	case len(q.reliable) >= maxPendingReliable || q.relBytes+len(data) > maxPendingReliableBytes:
 		q.dropped++
+		ok = false
 	default:
 		q.reliable = append(q.reliable, data)
 		q.relBytes += len(data)
 	}
 	q.mu.Unlock()
 	q.wake()
+	return ok
 }
 
 func (q *dataQueue) close() {

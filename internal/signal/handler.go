@@ -32,6 +32,8 @@ type Options struct {
 	// Keys signs refreshed tokens with the key the participant's token used.
 	Keys   auth.KeyProvider
 	Engine *rtc.Engine
+	// Revocations refuses revoked tokens; nil refuses none.
+	Revocations *auth.Revocations
 	// AutoCreate creates rooms on join.
 	AutoCreate bool
 	// PingInterval and PingTimeout are announced to clients; a connection silent for
@@ -108,9 +110,10 @@ func httpError(w http.ResponseWriter, err error) {
 
 // admission is a verified request to join.
 type admission struct {
-	claims *auth.Claims
-	params *joinParams
-	room   string
+	claims   *auth.Claims
+	params   *joinParams
+	room     string
+	tokenRef auth.TokenRef
 }
 
 // admit verifies the token and the parameters of a join or validate request.
@@ -123,6 +126,9 @@ func (h *Handler) admit(r *http.Request) (*admission, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := h.opts.Revocations.Check(raw, claims); err != nil {
+		return nil, err
+	}
 	v := claims.Video()
 	if !v.RoomJoin || v.Room == "" {
 		return nil, fmt.Errorf("%w: joining a room requires a token with the roomJoin grant and a room", auth.ErrPermissionDenied)
@@ -131,7 +137,7 @@ func (h *Handler) admit(r *http.Request) (*admission, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", room.ErrInvalidArgument, err)
 	}
-	return &admission{claims: claims, params: params, room: v.Room}, nil
+	return &admission{claims: claims, params: params, room: v.Room, tokenRef: auth.RefOf(raw, claims.ExpiresAt)}, nil
 }
 
 func (a *admission) joinParams(sink room.Sink) room.JoinParams {
@@ -253,7 +259,7 @@ func (h *Handler) serveResume(w http.ResponseWriter, r *http.Request, a *admissi
 	h.mu.Lock()
 	s := h.sessions[a.params.sid]
 	h.mu.Unlock()
-	if s == nil || s.p.Identity() != a.claims.Identity() || s.p.Room().Name() != a.room {
+	if s == nil || s.p.Identity() != a.claims.Identity() || s.p.Room().Name() != a.room || s.isClosing() {
 		// The session is gone: tell the client to join afresh.
 		h.log.Debug("resume of an unknown session", "room", a.room, "sid", a.params.sid)
 		_ = conn.write(&livekit.SignalResponse{Message: &livekit.SignalResponse_Leave{Leave: &livekit.LeaveRequest{
@@ -321,15 +327,13 @@ func (h *Handler) serverInfo() *livekit.ServerInfo {
 	return &livekit.ServerInfo{}
 }
 
-// mintRefresh signs a fresh token for the participant with their current grants.
-func (h *Handler) mintRefresh(apiKey string, p *room.Participant, roomName string) (string, error) {
+// mintToken signs a token for grants with apiKey, valid for TokenTTL, and returns it
+// with its expiry.
+func (h *Handler) mintToken(apiKey string, g *lkauth.ClaimGrants) (string, time.Time, error) {
 	secret, ok := h.opts.Keys.Secret(apiKey)
 	if !ok {
-		return "", errors.New("the API key of the participant's token is no longer configured")
+		return "", time.Time{}, errors.New("the API key of the participant's token is no longer configured")
 	}
-	g := p.GrantsSnapshot()
-	g.Video.Room = roomName
-	g.Video.RoomJoin = true
 	at := lkauth.NewAccessToken(apiKey, secret).
 		SetIdentity(g.Identity).
 		SetName(g.Name).
@@ -344,5 +348,7 @@ func (h *Handler) mintRefresh(apiKey string, p *room.Participant, roomName strin
 	if rc := g.GetRoomConfiguration(); rc != nil {
 		at.SetRoomConfig(rc)
 	}
-	return at.ToJWT()
+	expires := time.Now().Add(h.opts.TokenTTL)
+	tok, err := at.ToJWT()
+	return tok, expires, err
 }

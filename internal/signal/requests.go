@@ -35,7 +35,7 @@ func (s *Session) handle(req *livekit.SignalRequest) {
 	case *livekit.SignalRequest_AddTrack:
 		s.handleAddTrack(m.AddTrack)
 	case *livekit.SignalRequest_Mute:
-		if err := s.room.SetTrackMuted(s.p, m.Mute.GetSid(), m.Mute.GetMuted()); err != nil {
+		if err := s.p.SetTrackMuted(m.Mute.GetSid(), m.Mute.GetMuted()); err != nil {
 			s.log.Debug("mute ignored", "error", err)
 		}
 	case *livekit.SignalRequest_Leave:
@@ -51,6 +51,8 @@ func (s *Session) handle(req *livekit.SignalRequest) {
 			LastPingTimestamp: m.PingReq.GetTimestamp(),
 			Timestamp:         time.Now().UnixMilli(),
 		}}})
+	case *livekit.SignalRequest_UpdateMetadata:
+		s.handleUpdateMetadata(m.UpdateMetadata)
 	case *livekit.SignalRequest_Subscription,
 		*livekit.SignalRequest_TrackSetting,
 		*livekit.SignalRequest_SubscriptionPermission,
@@ -97,13 +99,13 @@ func (s *Session) handleOffer(offer *livekit.SessionDescription) {
 	for i, t := range sending {
 		tracks[i] = room.SendingTrack{CID: t.TrackID, Mid: t.Mid, MimeType: t.MimeType}
 	}
-	s.room.SyncSending(s.p, tracks)
+	s.p.SyncSending(tracks)
 }
 
 // handleAddTrack answers a track announcement with its server-made SID, or with a
 // RequestResponse saying why it was refused.
 func (s *Session) handleAddTrack(req *livekit.AddTrackRequest) {
-	ti, err := s.room.AddTrack(s.p, req)
+	ti, err := s.p.AddTrack(req)
 	if err != nil {
 		s.log.Debug("add_track refused", "cid", req.GetCid(), "error", err)
 		reason := livekit.RequestResponse_INVALID_REQUEST
@@ -136,7 +138,7 @@ func (s *Session) transportHandler(role rtc.Role) rtc.Handler {
 		},
 		OnConnected: func() {
 			if s.isPrimary(role) {
-				s.room.SetActive(s.p)
+				s.p.SetActive()
 			}
 		},
 		OnFailed: func() {
@@ -148,7 +150,7 @@ func (s *Session) transportHandler(role rtc.Role) rtc.Handler {
 				s.log.Debug("malformed data packet dropped", "error", err)
 				return
 			}
-			if _, err := s.room.RouteData(s.p, kind, &pkt); err != nil {
+			if err := s.p.RouteData(kind, &pkt); err != nil {
 				s.log.Debug("data packet dropped", "error", err)
 			}
 		},
@@ -179,4 +181,28 @@ func (s *Session) dataTransport() *rtc.Transport {
 		return s.sub
 	}
 	return s.pub
+}
+
+// handleUpdateMetadata applies a client's change to its own name, metadata or
+// attributes (it needs can_update_metadata) and answers with a RequestResponse.
+func (s *Session) handleUpdateMetadata(req *livekit.UpdateParticipantMetadata) {
+	err := s.p.UpdateSelf(room.Update{Name: req.GetName(), Metadata: req.GetMetadata(), Attributes: req.GetAttributes()})
+	resp := &livekit.RequestResponse{
+		RequestId: req.GetRequestId(),
+		Reason:    livekit.RequestResponse_OK,
+		Request:   &livekit.RequestResponse_UpdateMetadata{UpdateMetadata: req},
+	}
+	if err != nil {
+		s.log.Debug("update_metadata refused", "error", err)
+		resp.Message = err.Error()
+		switch {
+		case errors.Is(err, room.ErrPermissionDenied):
+			resp.Reason = livekit.RequestResponse_NOT_ALLOWED
+		case errors.Is(err, room.ErrInvalidArgument):
+			resp.Reason = livekit.RequestResponse_LIMIT_EXCEEDED
+		default:
+			resp.Reason = livekit.RequestResponse_UNCLASSIFIED_ERROR
+		}
+	}
+	s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: resp}})
 }

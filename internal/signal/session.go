@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	lkauth "github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/room"
 	"github.com/usher-rtc/usher/internal/rtc"
 )
@@ -19,7 +21,7 @@ import (
 // transports. It implements room.Sink.
 type Session struct {
 	h      *Handler
-	room   *room.Room
+	joinTo *room.Room // the room joined; the participant's current room is p.Room()
 	p      *room.Participant
 	log    *slog.Logger
 	apiKey string
@@ -38,6 +40,8 @@ type Session struct {
 	closing        bool
 	leave          *livekit.LeaveRequest
 	reconnectHint  bool
+	tokens         []auth.TokenRef // every token the client holds: join token, refreshes
+	tokenWanted    bool
 	disconnectedAt time.Time
 	lastPing       time.Time
 	startedAt      time.Time
@@ -50,8 +54,9 @@ var _ room.Sink = (*Session)(nil)
 func newSession(h *Handler, rm *room.Room, a *admission) *Session {
 	return &Session{
 		h:         h,
-		room:      rm,
-		log:       h.log.With("room", rm.Name(), "identity", a.claims.Identity()),
+		joinTo:    rm,
+		tokens:    []auth.TokenRef{a.tokenRef},
+		log:       h.log.With("identity", a.claims.Identity()),
 		apiKey:    a.claims.APIKey,
 		params:    a.params,
 		queue:     newOutQueue(h.opts.QueueSize),
@@ -74,7 +79,65 @@ func (s *Session) SendRoomUpdate(r *livekit.Room) { s.queue.pushRoom(r) }
 func (s *Session) Send(msg *livekit.SignalResponse) { s.queue.push(msg) }
 
 // SendData implements room.Sink.
-func (s *Session) SendData(kind livekit.DataPacket_Kind, data []byte) { s.data.push(kind, data) }
+func (s *Session) SendData(kind livekit.DataPacket_Kind, data []byte) bool {
+	return s.data.push(kind, data)
+}
+
+// IssuedTokens implements room.Sink.
+func (s *Session) IssuedTokens() []auth.TokenRef {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	out := make([]auth.TokenRef, 0, len(s.tokens))
+	for _, t := range s.tokens {
+		if t.Expires.After(now) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// PushToken implements room.Sink: the writer mints and sends a fresh token.
+func (s *Session) PushToken() {
+	s.mu.Lock()
+	s.tokenWanted = true
+	s.mu.Unlock()
+	s.poke()
+}
+
+// Moved implements room.Sink: the client is told it now belongs to another room, with
+// a token for it.
+func (s *Session) Moved(m room.Moved) {
+	tok, err := s.issueToken(m.Grants)
+	if err != nil {
+		s.log.Warn("could not mint a token for the new room", "error", err)
+	}
+	s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RoomMoved{RoomMoved: &livekit.RoomMovedResponse{
+		Room:              m.Room,
+		Token:             tok,
+		Participant:       m.Participant,
+		OtherParticipants: m.Others,
+	}}})
+}
+
+// issueToken mints a token for grants and records it among the client's tokens.
+func (s *Session) issueToken(g *lkauth.ClaimGrants) (string, error) {
+	tok, exp, err := s.h.mintToken(s.apiKey, g)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	now := time.Now()
+	kept := s.tokens[:0]
+	for _, t := range s.tokens {
+		if t.Expires.After(now) {
+			kept = append(kept, t)
+		}
+	}
+	s.tokens = append(kept, auth.RefOf(tok, exp))
+	s.mu.Unlock()
+	return tok, nil
+}
 
 // Close implements room.Sink: the writer sends leave (when not nil) and ends the session.
 func (s *Session) Close(leave *livekit.LeaveRequest) {
@@ -114,7 +177,7 @@ func (s *Session) leaveRoom(reason livekit.DisconnectReason, reconnect bool) {
 	s.mu.Lock()
 	s.reconnectHint = reconnect
 	s.mu.Unlock()
-	s.room.Leave(s.p, reason)
+	s.p.Leave(reason)
 }
 
 // --- lifecycle ---------------------------------------------------------------------
@@ -170,7 +233,7 @@ func (s *Session) setup() error {
 		PingTimeout:          int32(s.h.opts.PingTimeout / time.Second),
 		EnabledPublishCodecs: publishCodecs,
 	}
-	if err := s.room.Activate(s.p, resp); err != nil {
+	if err := s.joinTo.Activate(s.p, resp); err != nil {
 		return err
 	}
 	s.pushRefreshToken()
@@ -192,10 +255,20 @@ var publishCodecs = []*livekit.Codec{
 	{Mime: "video/VP8"}, {Mime: "video/H264"}, {Mime: "video/VP9"}, {Mime: "video/AV1"},
 }
 
+// pushRefreshToken sends the client a fresh token with its current grants. The token
+// is minted under the room lock, so no concurrent permission change can leave it
+// carrying the old grants unrevoked.
 func (s *Session) pushRefreshToken() {
-	tok, err := s.h.mintRefresh(s.apiKey, s.p, s.room.Name())
+	var tok string
+	err := s.p.WithGrants(func(g *lkauth.ClaimGrants) error {
+		var err error
+		tok, err = s.issueToken(g)
+		return err
+	})
 	if err != nil {
-		s.log.Warn("could not mint a refresh token", "error", err)
+		if !errors.Is(err, room.ErrParticipantNotFound) {
+			s.log.Warn("could not mint a refresh token", "error", err)
+		}
 		return
 	}
 	s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RefreshToken{RefreshToken: tok}})
@@ -223,7 +296,7 @@ func (s *Session) resume(conn *wsConn, params *joinParams) {
 	}
 	s.log.Debug("signal resumed")
 
-	roomInfo, infos := s.room.Snapshot(s.p)
+	roomInfo, infos := s.p.Snapshot()
 	s.queue.pushFront(
 		&livekit.SignalResponse{Message: &livekit.SignalResponse_Reconnect{Reconnect: &livekit.ReconnectResponse{
 			ServerInfo: s.h.serverInfo(),
@@ -288,8 +361,12 @@ func (s *Session) writeLoop() {
 			s.pushRefreshToken()
 		}
 		s.mu.Lock()
-		conn, closing, leave := s.conn, s.closing, s.leave
+		conn, closing, leave, tokenWanted := s.conn, s.closing, s.leave, s.tokenWanted
+		s.tokenWanted = false
 		s.mu.Unlock()
+		if tokenWanted && !closing {
+			s.pushRefreshToken()
+		}
 		if closing {
 			s.finish(conn, leave)
 			return
@@ -339,7 +416,7 @@ func (s *Session) housekeep() {
 		s.log.Debug("client did not resume in time")
 		s.leaveRoom(livekit.DisconnectReason_SIGNAL_CLOSE, false)
 	}
-	if time.Since(s.startedAt) > s.h.opts.JoinTimeout && !s.room.IsActive(s.p) {
+	if time.Since(s.startedAt) > s.h.opts.JoinTimeout && !s.p.IsActive() {
 		s.log.Info("participant did not connect its transport in time", "timeout", s.h.opts.JoinTimeout)
 		s.leaveRoom(livekit.DisconnectReason_JOIN_FAILURE, false)
 	}

@@ -54,6 +54,7 @@ func StartServer(t testing.TB, opts ...Option) *TestServer {
 	cfg.RTC.UDPPort = FreeUDPPort(t)
 	cfg.RTC.TCPPort = FreeTCPPort(t)
 	cfg.RTC.EnableLoopbackCandidate = true
+	cfg.DataDir = t.TempDir()
 	for _, o := range opts {
 		o(cfg)
 	}

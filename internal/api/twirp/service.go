@@ -76,16 +76,23 @@ func (s *RoomService) roomAdmin(ctx context.Context, method, roomName string) er
 	return s.rooms.ValidateRoomName(roomName)
 }
 
-func notYet(method string) error {
-	return fmt.Errorf("%w: %s is not implemented yet", apierr.ErrUnimplemented, method)
-}
-
-// ListParticipants lists a room's participants. Requires roomAdmin for the room.
+// ListParticipants lists a room's participants, hidden ones included. Requires
+// roomAdmin for the room, or roomList (the participant management guide names it).
 func (s *RoomService) ListParticipants(ctx context.Context, req *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error) {
-	if err := s.roomAdmin(ctx, "ListParticipants", req.Room); err != nil {
+	c := claims(ctx)
+	if err := c.RequireRoomAdmin("ListParticipants", req.Room); err != nil {
+		if c.RequireRoomList("ListParticipants") != nil {
+			return nil, err
+		}
+	}
+	if err := s.rooms.ValidateRoomName(req.Room); err != nil {
 		return nil, err
 	}
-	return nil, notYet("ListParticipants")
+	ps, err := s.rooms.ListParticipants(req.Room)
+	if err != nil {
+		return nil, err
+	}
+	return &livekit.ListParticipantsResponse{Participants: ps}, nil
 }
 
 // GetParticipant returns one participant. Requires roomAdmin for the room.
@@ -93,15 +100,19 @@ func (s *RoomService) GetParticipant(ctx context.Context, req *livekit.RoomParti
 	if err := s.roomAdmin(ctx, "GetParticipant", req.Room); err != nil {
 		return nil, err
 	}
-	return nil, notYet("GetParticipant")
+	return s.rooms.GetParticipant(req.Room, req.Identity)
 }
 
-// RemoveParticipant removes a participant. Requires roomAdmin for the room.
+// RemoveParticipant disconnects a participant and revokes their tokens. Requires
+// roomAdmin for the room.
 func (s *RoomService) RemoveParticipant(ctx context.Context, req *livekit.RoomParticipantIdentity) (*livekit.RemoveParticipantResponse, error) {
 	if err := s.roomAdmin(ctx, "RemoveParticipant", req.Room); err != nil {
 		return nil, err
 	}
-	return nil, notYet("RemoveParticipant")
+	if err := s.rooms.RemoveParticipant(req.Room, req.Identity); err != nil {
+		return nil, err
+	}
+	return &livekit.RemoveParticipantResponse{}, nil
 }
 
 // MutePublishedTrack mutes or unmutes a published track. Requires roomAdmin for the room.
@@ -109,7 +120,11 @@ func (s *RoomService) MutePublishedTrack(ctx context.Context, req *livekit.MuteR
 	if err := s.roomAdmin(ctx, "MutePublishedTrack", req.Room); err != nil {
 		return nil, err
 	}
-	return nil, notYet("MutePublishedTrack")
+	ti, err := s.rooms.MutePublishedTrack(req.Room, req.Identity, req.TrackSid, req.Muted)
+	if err != nil {
+		return nil, err
+	}
+	return &livekit.MuteRoomTrackResponse{Track: ti}, nil
 }
 
 // UpdateParticipant changes a participant's metadata, name, attributes or permission.
@@ -118,15 +133,24 @@ func (s *RoomService) UpdateParticipant(ctx context.Context, req *livekit.Update
 	if err := s.roomAdmin(ctx, "UpdateParticipant", req.Room); err != nil {
 		return nil, err
 	}
-	return nil, notYet("UpdateParticipant")
+	return s.rooms.UpdateParticipant(req.Room, req.Identity, room.Update{
+		Name:       req.Name,
+		Metadata:   req.Metadata,
+		Attributes: req.Attributes,
+		Permission: req.Permission,
+	})
 }
 
-// UpdateSubscriptions subscribes or unsubscribes a participant. Requires roomAdmin for the room.
+// UpdateSubscriptions subscribes or unsubscribes a participant. Requires roomAdmin for
+// the room.
 func (s *RoomService) UpdateSubscriptions(ctx context.Context, req *livekit.UpdateSubscriptionsRequest) (*livekit.UpdateSubscriptionsResponse, error) {
 	if err := s.roomAdmin(ctx, "UpdateSubscriptions", req.Room); err != nil {
 		return nil, err
 	}
-	return nil, notYet("UpdateSubscriptions")
+	if err := s.rooms.UpdateSubscriptions(req.Room, req.Identity, req.TrackSids, req.ParticipantTracks, req.Subscribe); err != nil {
+		return nil, err
+	}
+	return &livekit.UpdateSubscriptionsResponse{}, nil
 }
 
 // SendData sends a data packet to participants. Requires roomAdmin for the room.
@@ -134,7 +158,10 @@ func (s *RoomService) SendData(ctx context.Context, req *livekit.SendDataRequest
 	if err := s.roomAdmin(ctx, "SendData", req.Room); err != nil {
 		return nil, err
 	}
-	return nil, notYet("SendData")
+	if err := s.rooms.SendData(req); err != nil {
+		return nil, err
+	}
+	return &livekit.SendDataResponse{}, nil
 }
 
 // ForwardParticipant forwards a participant's tracks into another room. Requires
@@ -146,7 +173,10 @@ func (s *RoomService) ForwardParticipant(ctx context.Context, req *livekit.Forwa
 	if err := claims(ctx).RequireDestinationRoom("ForwardParticipant", req.DestinationRoom); err != nil {
 		return nil, err
 	}
-	return nil, notYet("ForwardParticipant")
+	if err := s.rooms.ForwardParticipant(req.Room, req.Identity, req.DestinationRoom); err != nil {
+		return nil, err
+	}
+	return &livekit.ForwardParticipantResponse{}, nil
 }
 
 // MoveParticipant moves a participant into another room. Requires roomAdmin for the
@@ -158,13 +188,17 @@ func (s *RoomService) MoveParticipant(ctx context.Context, req *livekit.MovePart
 	if err := claims(ctx).RequireDestinationRoom("MoveParticipant", req.DestinationRoom); err != nil {
 		return nil, err
 	}
-	return nil, notYet("MoveParticipant")
+	if err := s.rooms.MoveParticipant(req.Room, req.Identity, req.DestinationRoom); err != nil {
+		return nil, err
+	}
+	return &livekit.MoveParticipantResponse{}, nil
 }
 
 // PerformRpc calls an RPC method on a participant. Requires roomAdmin for the room.
+// Usher does not implement server-initiated RPC yet.
 func (s *RoomService) PerformRpc(ctx context.Context, req *livekit.PerformRpcRequest) (*livekit.PerformRpcResponse, error) {
 	if err := s.roomAdmin(ctx, "PerformRpc", req.Room); err != nil {
 		return nil, err
 	}
-	return nil, notYet("PerformRpc")
+	return nil, fmt.Errorf("%w: PerformRpc is not implemented yet", apierr.ErrUnimplemented)
 }

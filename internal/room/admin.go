@@ -1,0 +1,351 @@
+package room
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/usher-rtc/usher/internal/auth"
+)
+
+// Revoker stores token revocations durably.
+type Revoker interface {
+	// RevokeTokens revokes refs, and with identity set every token of identity in
+	// room issued before now; it returns once that is durable.
+	RevokeTokens(refs []auth.TokenRef, room, identity, reason string) error
+}
+
+// lockedParticipant finds a participant by room and identity and returns it with its
+// room locked; the caller unlocks with Room.unlock.
+func (m *Manager) lockedParticipant(roomName, identity string) (*Room, *Participant, error) {
+	if err := validateName("participant identity", identity, m.opts.Limits.MaxParticipantIdentityLength); err != nil {
+		return nil, nil, err
+	}
+	r, err := m.Room(roomName)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.unlock()
+		return nil, nil, fmt.Errorf("%w: %q", ErrRoomNotFound, roomName)
+	}
+	p := r.participants[identity]
+	if p == nil || !p.activated {
+		r.unlock()
+		return nil, nil, fmt.Errorf("%w: %q is not in room %q", ErrParticipantNotFound, identity, roomName)
+	}
+	return r, p, nil
+}
+
+// ListParticipants lists everyone in a room, hidden participants included.
+func (m *Manager) ListParticipants(roomName string) ([]*livekit.ParticipantInfo, error) {
+	r, err := m.Room(roomName)
+	if err != nil {
+		return nil, err
+	}
+	return r.Participants(), nil
+}
+
+// GetParticipant returns one participant.
+func (m *Manager) GetParticipant(roomName, identity string) (*livekit.ParticipantInfo, error) {
+	r, p, err := m.lockedParticipant(roomName, identity)
+	if err != nil {
+		return nil, err
+	}
+	defer r.unlock()
+	return p.infoLocked(), nil
+}
+
+// Update is a change to a participant's own fields: what UpdateParticipant carries,
+// and what a client may change about itself with update_metadata.
+type Update struct {
+	// Name and Metadata replace the current values when not empty.
+	Name, Metadata string
+	// Attributes merge into the current ones; an empty value deletes the key.
+	Attributes map[string]string
+	// Permission, when set, replaces the whole permission.
+	Permission *livekit.ParticipantPermission
+}
+
+func (u Update) empty() bool {
+	return u.Name == "" && u.Metadata == "" && len(u.Attributes) == 0 && u.Permission == nil
+}
+
+// validate checks u against the limits and returns the merged attributes.
+func (m *Manager) validateUpdate(u Update, current map[string]string) (map[string]string, error) {
+	l := m.opts.Limits
+	if len(u.Name) > l.MaxParticipantNameLength {
+		return nil, fmt.Errorf("%w: name is %d bytes; the limit is %d", ErrInvalidArgument, len(u.Name), l.MaxParticipantNameLength)
+	}
+	if err := m.validateMetadata("participant metadata", u.Metadata); err != nil {
+		return nil, err
+	}
+	if len(u.Attributes) == 0 {
+		return current, nil
+	}
+	merged := maps.Clone(current)
+	if merged == nil {
+		merged = make(map[string]string, len(u.Attributes))
+	}
+	for k, v := range u.Attributes {
+		if k == "" {
+			return nil, fmt.Errorf("%w: an attribute key is empty", ErrInvalidArgument)
+		}
+		if v == "" {
+			delete(merged, k)
+		} else {
+			merged[k] = v
+		}
+	}
+	if err := m.validateAttributes(merged); err != nil {
+		return nil, err
+	}
+	return merged, nil
+}
+
+// UpdateParticipant changes a participant's name, metadata, attributes or permission.
+// The participant and everyone who can see them hear of it at once. A permission
+// change takes effect immediately (tracks no longer allowed are unpublished; hiding or
+// showing the participant makes them leave or join for others), and every token the
+// participant's connection holds is revoked while a fresh one with the new grants is
+// pushed to it, so a reconnect never restores the old permission.
+func (m *Manager) UpdateParticipant(roomName, identity string, u Update) (*livekit.ParticipantInfo, error) {
+	if u.empty() {
+		return nil, fmt.Errorf("%w: set at least one of metadata, name, attributes or permission", ErrInvalidArgument)
+	}
+	r, p, err := m.lockedParticipant(roomName, identity)
+	if err != nil {
+		return nil, err
+	}
+	info, refs, err := r.applyUpdateLocked(p, u)
+	r.unlock()
+	if err != nil {
+		return nil, err
+	}
+	if u.Permission != nil {
+		if err := m.revoke(refs, "", "", "permission changed"); err != nil {
+			return nil, err
+		}
+		p.sink.PushToken()
+	}
+	return info, nil
+}
+
+// UpdateSelf applies a client's update_metadata request: name, metadata and
+// attributes, when its permission has can_update_metadata.
+func (p *Participant) UpdateSelf(u Update) error {
+	u.Permission = nil
+	if u.empty() {
+		return fmt.Errorf("%w: set at least one of metadata, name or attributes", ErrInvalidArgument)
+	}
+	r := p.lockRoom()
+	defer r.unlock()
+	if p.left {
+		return fmt.Errorf("%w: %q", ErrParticipantNotFound, p.identity)
+	}
+	if !p.permission.GetCanUpdateMetadata() {
+		return fmt.Errorf("%w: %q may not update its own metadata (can_update_metadata)", ErrPermissionDenied, p.identity)
+	}
+	_, _, err := r.applyUpdateLocked(p, u)
+	return err
+}
+
+// applyUpdateLocked validates and applies u to p. With a permission change it returns
+// the tokens to revoke.
+func (r *Room) applyUpdateLocked(p *Participant, u Update) (*livekit.ParticipantInfo, []auth.TokenRef, error) {
+	attrs, err := r.mgr.validateUpdate(u, p.attributes)
+	if err != nil {
+		return nil, nil, err
+	}
+	changed := false
+	if u.Name != "" && u.Name != p.name {
+		p.name, changed = u.Name, true
+	}
+	if u.Metadata != "" && u.Metadata != p.metadata {
+		p.metadata, changed = u.Metadata, true
+	}
+	if len(u.Attributes) > 0 && !maps.Equal(attrs, p.attributes) {
+		p.attributes, changed = attrs, true
+	}
+	var refs []auth.TokenRef
+	wasHidden := p.hidden()
+	if u.Permission != nil {
+		perm := proto.Clone(u.Permission).(*livekit.ParticipantPermission)
+		perm.Agent = p.permission.GetAgent() //nolint:staticcheck // only a token makes an agent
+		if !proto.Equal(perm, p.permission) {
+			p.permission = perm
+			changed = true
+			if !perm.CanSubscribe {
+				clear(p.subscriptions)
+			}
+			r.unpublishDisallowedLocked(p)
+		}
+		refs = p.sink.IssuedTokens()
+	}
+	if !changed {
+		return p.infoLocked(), refs, nil
+	}
+	p.bumpLocked()
+	info := p.infoLocked()
+	p.sink.SendUpdate([]*livekit.ParticipantInfo{info})
+	switch hidden := p.hidden(); {
+	case hidden && !wasHidden:
+		r.sendOthersLocked(p, []*livekit.ParticipantInfo{goneInfo(info, livekit.DisconnectReason_UNKNOWN_REASON)})
+	case !hidden:
+		r.sendOthersLocked(p, []*livekit.ParticipantInfo{info})
+	}
+	r.roomChangedLocked()
+	r.syncForwardsLocked(p)
+	return info, refs, nil
+}
+
+// revoke stores revocations through the configured Revoker.
+func (m *Manager) revoke(refs []auth.TokenRef, room, identity, reason string) error {
+	if m.opts.Revoker == nil || (len(refs) == 0 && identity == "") {
+		return nil
+	}
+	if err := m.opts.Revoker.RevokeTokens(refs, room, identity, reason); err != nil {
+		m.log.Error("storing a token revocation failed", "error", err)
+		return fmt.Errorf("%w: %w", ErrRevocation, err)
+	}
+	return nil
+}
+
+// RemoveParticipant disconnects a participant with PARTICIPANT_REMOVED. Unlike
+// self-hosted LiveKit, the removal sticks: every token of the participant's session
+// (the join token and each refreshed one), and any token of that identity for this
+// room issued before the removal, is revoked durably until it would have expired.
+// Removing a forwarded stand-in ends that forward.
+func (m *Manager) RemoveParticipant(roomName, identity string) error {
+	r, p, err := m.lockedParticipant(roomName, identity)
+	if err != nil {
+		return err
+	}
+	forwarded := p.forwardOf != nil
+	refs := p.sink.IssuedTokens()
+	r.removeLocked(p, livekit.DisconnectReason_PARTICIPANT_REMOVED)
+	r.unlock()
+	if forwarded {
+		return nil
+	}
+	return m.revoke(refs, roomName, identity, "removed from the room")
+}
+
+// MutePublishedTrack mutes or unmutes one of a participant's tracks. The publisher's
+// client is told first (its SDK mutes the local track), then everyone sees the new
+// state. Unmuting needs room.enable_remote_unmute.
+func (m *Manager) MutePublishedTrack(roomName, identity, trackSID string, muted bool) (*livekit.TrackInfo, error) {
+	if trackSID == "" {
+		return nil, fmt.Errorf("%w: track_sid is empty", ErrInvalidArgument)
+	}
+	if !muted && !m.opts.Defaults.EnableRemoteUnmute {
+		return nil, fmt.Errorf("%w: set room.enable_remote_unmute to let admins unmute tracks", ErrRemoteUnmuteDisabled)
+	}
+	r, p, err := m.lockedParticipant(roomName, identity)
+	if err != nil {
+		return nil, err
+	}
+	defer r.unlock()
+	if p.forwardOf != nil {
+		return nil, fmt.Errorf("%w: %q is a forwarded participant; mute the track in its source room", ErrInvalidArgument, identity)
+	}
+	if !slices.ContainsFunc(p.tracks, func(t *track) bool { return t.info.Sid == trackSID }) &&
+		!slices.ContainsFunc(slices.Collect(maps.Values(p.pending)), func(ti *livekit.TrackInfo) bool { return ti.Sid == trackSID }) {
+		return nil, fmt.Errorf("%w: %q has no track %q", ErrTrackNotFound, identity, trackSID)
+	}
+	// The client hears of the mute before the update, so its SDK never reverts it.
+	p.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Mute{Mute: &livekit.MuteTrackRequest{Sid: trackSID, Muted: muted}}})
+	return r.setTrackMutedLocked(p, trackSID, muted)
+}
+
+// UpdateSubscriptions subscribes or unsubscribes a participant to tracks, named by SID
+// or per publisher. An admin may do this even without can_subscribe.
+func (m *Manager) UpdateSubscriptions(roomName, identity string, trackSIDs []string, perParticipant []*livekit.ParticipantTracks, subscribe bool) error {
+	if len(trackSIDs) == 0 && len(perParticipant) == 0 {
+		return fmt.Errorf("%w: name tracks in track_sids or participant_tracks", ErrInvalidArgument)
+	}
+	r, p, err := m.lockedParticipant(roomName, identity)
+	if err != nil {
+		return err
+	}
+	defer r.unlock()
+	var missing []string
+	sids := append([]string(nil), trackSIDs...)
+	for _, pt := range perParticipant {
+		owner := r.bySID[pt.GetParticipantSid()]
+		if owner == nil {
+			missing = append(missing, "participant "+pt.GetParticipantSid())
+			continue
+		}
+		for _, sid := range pt.GetTrackSids() {
+			if r.trackOwnerLocked(sid) != owner {
+				missing = append(missing, sid)
+			}
+		}
+		sids = append(sids, pt.GetTrackSids()...)
+	}
+	for _, sid := range trackSIDs {
+		if r.trackOwnerLocked(sid) == nil {
+			missing = append(missing, sid)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: room %q has no track %s", ErrTrackNotFound, roomName, strings.Join(missing, ", "))
+	}
+	for _, sid := range sids {
+		p.subscriptions[sid] = subscribe
+	}
+	return nil
+}
+
+// SendData sends a server-made data packet to chosen participants, or to everyone. A
+// request repeated with the same nonce is delivered once.
+func (m *Manager) SendData(req *livekit.SendDataRequest) error {
+	if len(req.Data) == 0 {
+		return fmt.Errorf("%w: data is empty", ErrInvalidArgument)
+	}
+	if n := len(req.Nonce); n != 0 && n != 16 {
+		return fmt.Errorf("%w: nonce must be 16 bytes or absent (got %d)", ErrInvalidArgument, n)
+	}
+	if len(req.GetTopic()) > maxTrackField {
+		return fmt.Errorf("%w: topic is longer than %d bytes", ErrInvalidArgument, maxTrackField)
+	}
+	if req.Kind != livekit.DataPacket_RELIABLE && req.Kind != livekit.DataPacket_LOSSY {
+		return fmt.Errorf("%w: kind must be RELIABLE or LOSSY", ErrInvalidArgument)
+	}
+	r, err := m.Room(req.Room)
+	if err != nil {
+		return err
+	}
+	dests := req.DestinationIdentities
+	sids := req.DestinationSids //nolint:staticcheck // older SDKs still name SIDs
+	r.mu.Lock()
+	if len(dests)+len(sids) > 0 && !slices.ContainsFunc(slices.Collect(maps.Values(r.participants)), func(p *Participant) bool {
+		return p.activated && (slices.Contains(dests, p.identity) || slices.Contains(sids, p.sid))
+	}) {
+		r.unlock()
+		return fmt.Errorf("%w: none of the destinations %q is in room %q", ErrParticipantNotFound, append(dests, sids...), req.Room)
+	}
+	if len(req.Nonce) > 0 && !r.nonces.add(req.Nonce) {
+		r.unlock()
+		return nil // already delivered
+	}
+	r.unlock()
+	pkt := &livekit.DataPacket{
+		Kind:                  req.Kind,
+		DestinationIdentities: dests,
+		Value: &livekit.DataPacket_User{User: &livekit.UserPacket{
+			Payload:               req.Data,
+			DestinationIdentities: dests, //nolint:staticcheck // older clients read the deprecated field
+			Topic:                 req.Topic,
+			Nonce:                 req.Nonce,
+		}},
+	}
+	_, err = r.deliver(nil, req.Kind, pkt, dests, sids)
+	return err
+}

@@ -1,0 +1,263 @@
+package room
+
+import (
+	"fmt"
+	"maps"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/utils/guid"
+	"google.golang.org/protobuf/proto"
+)
+
+// lockTwo locks two different rooms in name order (the only place two room locks are
+// held at once, so the order rules out deadlock) and returns the function that
+// releases both and then runs the work they deferred.
+func lockTwo(a, b *Room) func() {
+	first, second := a, b
+	if b.name < a.name {
+		first, second = b, a
+	}
+	first.mu.Lock()
+	second.mu.Lock()
+	return func() {
+		fs := append(first.deferred, second.deferred...)
+		first.deferred, second.deferred = nil, nil
+		second.mu.Unlock()
+		first.mu.Unlock()
+		for _, f := range fs {
+			f()
+		}
+	}
+}
+
+// destination validates a destination room name and returns the two rooms.
+func (m *Manager) destination(roomName, dstName string, create bool) (*Room, *Room, error) {
+	if dstName == "" {
+		return nil, nil, fmt.Errorf("%w: destination_room is empty", ErrInvalidArgument)
+	}
+	if err := m.ValidateRoomName(dstName); err != nil {
+		return nil, nil, fmt.Errorf("destination_room: %w", err)
+	}
+	if dstName == roomName {
+		return nil, nil, fmt.Errorf("%w: destination_room is the room the participant is already in", ErrInvalidArgument)
+	}
+	src, err := m.Room(roomName)
+	if err != nil {
+		return nil, nil, err
+	}
+	var dst *Room
+	if create {
+		dst, err = m.JoinRoom(dstName, m.opts.Defaults.AutoCreate, nil)
+	} else {
+		dst, err = m.Room(dstName)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("destination: %w", err)
+	}
+	return src, dst, nil
+}
+
+// MoveParticipant moves a connected participant into another room without the user
+// rejoining: their session (signal connection and transports) carries on, their client
+// gets room_moved with a token for the new room, the source room sees them leave
+// (MIGRATION) and the destination sees them join with their tracks.
+func (m *Manager) MoveParticipant(roomName, identity, dstName string) error {
+	src, dst, err := m.destination(roomName, dstName, false)
+	if err != nil {
+		return err
+	}
+	unlock := lockTwo(src, dst)
+	defer unlock()
+	switch {
+	case src.closed:
+		return fmt.Errorf("%w: %q", ErrRoomNotFound, roomName)
+	case dst.closed:
+		return fmt.Errorf("destination: %w: %q", ErrRoomNotFound, dstName)
+	}
+	p := src.participants[identity]
+	if p == nil || !p.activated {
+		return fmt.Errorf("%w: %q is not in room %q", ErrParticipantNotFound, identity, roomName)
+	}
+	if p.forwardOf != nil {
+		return fmt.Errorf("%w: %q is a forwarded participant; move it in its source room", ErrInvalidArgument, identity)
+	}
+	if err := dst.checkJoinLocked(p); err != nil {
+		return err
+	}
+
+	src.detachLocked(p, livekit.DisconnectReason_MIGRATION)
+	if old := dst.participants[identity]; old != nil {
+		dst.removeLocked(old, livekit.DisconnectReason_DUPLICATE_IDENTITY)
+	}
+	clear(p.subscriptions)
+	p.room.Store(dst)
+	p.bumpLocked()
+	dst.addLocked(p)
+	if p.keepsRoomOpen() {
+		dst.everOccupied = true
+	}
+	info := p.infoLocked()
+	p.sink.Moved(Moved{
+		Room:        dst.infoLocked(),
+		Participant: info,
+		Others:      dst.visibleToLocked(p),
+		Grants:      p.grantsLocked(),
+	})
+	dst.broadcastLocked(p, info, false)
+	dst.roomChangedLocked()
+	dst.updateLifecycleLocked()
+	m.log.Info("participant moved", "identity", identity, "from", roomName, "to", dstName)
+	return nil
+}
+
+// ForwardParticipant makes a participant's published tracks appear in another room,
+// as a stand-in participant with the same identity and kind_detail FORWARDED that
+// mirrors the source's tracks, name, metadata and attributes. It lasts until the source
+// leaves its room or the stand-in is removed from the destination. The destination is
+// created when missing (as LiveKit does) if room.auto_create is on.
+func (m *Manager) ForwardParticipant(roomName, identity, dstName string) error {
+	src, dst, err := m.destination(roomName, dstName, true)
+	if err != nil {
+		return err
+	}
+	unlock := lockTwo(src, dst)
+	defer unlock()
+	switch {
+	case src.closed:
+		return fmt.Errorf("%w: %q", ErrRoomNotFound, roomName)
+	case dst.closed:
+		return fmt.Errorf("destination: %w: %q", ErrRoomNotFound, dstName)
+	}
+	p := src.participants[identity]
+	if p == nil || !p.activated {
+		return fmt.Errorf("%w: %q is not in room %q", ErrParticipantNotFound, identity, roomName)
+	}
+	if p.forwardOf != nil {
+		return fmt.Errorf("%w: %q is itself a forwarded participant", ErrInvalidArgument, identity)
+	}
+	if proxy := p.forwards[dst]; proxy != nil && !proxy.left {
+		return nil // already forwarded there
+	}
+	if dst.participants[identity] != nil {
+		return fmt.Errorf("%w: %q is already in room %q", ErrDuplicateIdentity, identity, dstName)
+	}
+	proxy := &Participant{
+		sid:            guid.New(guid.ParticipantPrefix),
+		identity:       p.identity,
+		sink:           nopSink{},
+		kind:           p.kind,
+		kindDetails:    append(append([]livekit.ParticipantInfo_KindDetail(nil), p.kindDetails...), livekit.ParticipantInfo_FORWARDED),
+		grants:         p.grants,
+		state:          livekit.ParticipantInfo_ACTIVE,
+		clientProtocol: p.clientProtocol,
+		activated:      true,
+		forwardOf:      p,
+		pending:        map[string]*livekit.TrackInfo{},
+		subscriptions:  map[string]bool{},
+		forwards:       map[*Room]*Participant{},
+	}
+	proxy.room.Store(dst)
+	proxy.joinedAt = p.joinedAt
+	mirror(proxy, snapshotOf(p))
+	proxy.mirrored = p.version
+	if err := dst.checkJoinLocked(proxy); err != nil {
+		return err
+	}
+	dst.addLocked(proxy)
+	p.forwards[dst] = proxy
+	if proxy.keepsRoomOpen() {
+		dst.everOccupied = true
+	}
+	dst.broadcastLocked(proxy, proxy.infoLocked(), false)
+	dst.roomChangedLocked()
+	dst.updateLifecycleLocked()
+	m.log.Info("participant forwarded", "identity", identity, "from", roomName, "to", dstName)
+	return nil
+}
+
+// forwardSnapshot is what a stand-in mirrors of its source.
+type forwardSnapshot struct {
+	version    uint32
+	name       string
+	metadata   string
+	attributes map[string]string
+	permission *livekit.ParticipantPermission
+	tracks     []*track
+}
+
+func snapshotOf(p *Participant) forwardSnapshot {
+	return forwardSnapshot{
+		version:    p.version,
+		name:       p.name,
+		metadata:   p.metadata,
+		attributes: maps.Clone(p.attributes),
+		permission: proto.Clone(p.permission).(*livekit.ParticipantPermission),
+		tracks:     append([]*track(nil), p.tracks...),
+	}
+}
+
+func mirror(proxy *Participant, s forwardSnapshot) {
+	proxy.name, proxy.metadata, proxy.attributes = s.name, s.metadata, s.attributes
+	proxy.permission = s.permission
+	proxy.tracks = s.tracks
+}
+
+// syncForwardsLocked mirrors p's current state to its stand-ins, once p's room lock is
+// released (each stand-in lives in another room). A stand-in ignores a snapshot older
+// than one it already applied.
+func (r *Room) syncForwardsLocked(p *Participant) {
+	if len(p.forwards) == 0 {
+		return
+	}
+	snap := snapshotOf(p)
+	for dst, proxy := range p.forwards {
+		r.afterUnlockLocked(func() {
+			dst.mu.Lock()
+			defer dst.unlock()
+			if dst.participants[proxy.identity] != proxy || proxy.left || snap.version < proxy.forwardVersion() {
+				return
+			}
+			wasHidden := proxy.hidden()
+			mirror(proxy, snap)
+			proxy.mirrored = snap.version
+			proxy.bumpLocked()
+			info := proxy.infoLocked()
+			switch {
+			case proxy.hidden() && !wasHidden:
+				dst.sendOthersLocked(proxy, []*livekit.ParticipantInfo{goneInfo(info, livekit.DisconnectReason_UNKNOWN_REASON)})
+			case !proxy.hidden():
+				dst.sendOthersLocked(proxy, []*livekit.ParticipantInfo{info})
+			}
+			dst.roomChangedLocked()
+		})
+	}
+}
+
+func (p *Participant) forwardVersion() uint32 { return p.mirrored }
+
+// unlinkForwardsLocked ends the forwarding links of x, which is leaving r: a stand-in
+// is dropped from its source's list; a source's stand-ins leave their rooms with the
+// same reason.
+func (r *Room) unlinkForwardsLocked(x *Participant, reason livekit.DisconnectReason) {
+	if src := x.forwardOf; src != nil {
+		dst := r
+		r.afterUnlockLocked(func() {
+			sr := src.lockRoom()
+			if src.forwards[dst] == x {
+				delete(src.forwards, dst)
+			}
+			sr.unlock()
+		})
+		return
+	}
+	for dst, proxy := range x.forwards {
+		r.afterUnlockLocked(func() {
+			dst.mu.Lock()
+			if dst.participants[proxy.identity] == proxy {
+				dst.removeLocked(proxy, reason)
+			}
+			dst.unlock()
+		})
+	}
+	clear(x.forwards)
+}

@@ -1,0 +1,126 @@
+// Package store keeps Usher's durable state in an embedded database (bbolt) under the
+// data directory: today the token revocations that make a removal stick across
+// restarts.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrInUse is returned when another process holds the data directory.
+var ErrInUse = errors.New("data directory is in use by another process")
+
+var bucketRevocations = []byte("revocations")
+
+// Revocation is one durable revocation record. Key identifies it (a token hash, or a
+// room and identity); the rest is opaque to the store.
+type Revocation struct {
+	Key     string          `json:"key"`
+	Expires time.Time       `json:"expires"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// Store is the embedded database.
+type Store struct {
+	db *bolt.DB
+}
+
+// Open opens (creating if needed) the database in dir.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, "usher.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("%w: %s (is another usher running with the same data_dir?)", ErrInUse, path)
+		}
+		return nil, fmt.Errorf("data_dir: opening %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketRevocations)
+		return err
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("data_dir: initialising %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// PutRevocations writes records durably (the write is synced before it returns). A
+// record replaces one with the same key.
+func (s *Store) PutRevocations(recs []Revocation) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRevocations)
+		for _, r := range recs {
+			v, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(r.Key), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Revocations returns every record that has not expired at now.
+func (s *Store) Revocations(now time.Time) ([]Revocation, error) {
+	var out []Revocation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRevocations).ForEach(func(_, v []byte) error {
+			var r Revocation
+			if err := json.Unmarshal(v, &r); err != nil {
+				return nil // an unreadable record is skipped, not fatal
+			}
+			if r.Expires.After(now) {
+				out = append(out, r)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// DeleteExpired removes records expired at now and returns how many.
+func (s *Store) DeleteExpired(now time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRevocations)
+		var dead [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			var r Revocation
+			if err := json.Unmarshal(v, &r); err != nil || !r.Expires.After(now) {
+				dead = append(dead, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range dead {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(dead)
+		return nil
+	})
+	return n, err
+}
