@@ -51,14 +51,14 @@ type Moved struct {
 // nopSink is the sink of a forwarded participant, which has no connection.
 type nopSink struct{}
 
-func (nopSink) SendUpdate([]*livekit.ParticipantInfo)      {}
-func (nopSink) SendRoomUpdate(*livekit.Room)               {}
-func (nopSink) Send(*livekit.SignalResponse)               {}
+func (nopSink) SendUpdate([]*livekit.ParticipantInfo)         {}
+func (nopSink) SendRoomUpdate(*livekit.Room)                  {}
+func (nopSink) Send(*livekit.SignalResponse)                  {}
 func (nopSink) SendData(livekit.DataPacket_Kind, []byte) bool { return true }
-func (nopSink) IssuedTokens() []auth.TokenRef              { return nil }
-func (nopSink) PushToken()                                 {}
-func (nopSink) Moved(Moved)                                {}
-func (nopSink) Close(*livekit.LeaveRequest)                {}
+func (nopSink) IssuedTokens() []auth.TokenRef                 { return nil }
+func (nopSink) PushToken()                                    {}
+func (nopSink) Moved(Moved)                                   {}
+func (nopSink) Close(*livekit.LeaveRequest)                   {}
 
 // JoinParams describe a participant about to join, from their verified token and
 // their join request.
