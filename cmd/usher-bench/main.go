@@ -1,9 +1,11 @@
 // Command usher-bench measures an Usher server under a crowd of real LiveKit Go SDK
 // clients on loopback: how long N participants take to join one room with WebRTC
-// connected, the server's memory per connected idle participant, and how long a join
-// or a leave takes to reach the last of the others.
+// connected, the server's memory per connected idle participant, how long a join or a
+// leave takes to reach the last of the others, and how long an UpdateParticipant takes
+// to reach the last of them.
 //
-//	go run ./cmd/usher-bench -n 200
+//	go run ./cmd/usher-bench -n 200                       # joins, memory, join/leave propagation
+//	go run ./cmd/usher-bench -scenario update -sizes 100,500
 //
 // It builds and starts its own server (./cmd/usher) in a separate process, so the
 // memory figure is the server's alone.
@@ -25,6 +27,7 @@ import (
 	"time"
 
 	lkauth "github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
 	protoLogger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 )
@@ -39,9 +42,20 @@ func main() {
 	probes := flag.Int("probes", 5, "join/leave latency probes")
 	parallel := flag.Int("parallel", 16, "joins in flight at once")
 	serverBin := flag.String("server", "", "usher binary to run (default: build ./cmd/usher)")
+	scenario := flag.String("scenario", "join", "join: join time, memory, join/leave propagation; update: UpdateParticipant propagation")
+	sizes := flag.String("sizes", "100,500", "room sizes for -scenario update")
 	flag.Parse()
 	lksdk.SetLogger(protoLogger.GetDiscardLogger())
-	if err := run(*n, *probes, *parallel, *serverBin); err != nil {
+	var err error
+	switch *scenario {
+	case "join":
+		err = run(*n, *probes, *parallel, *serverBin)
+	case "update":
+		err = runUpdate(*sizes, *probes, *parallel, *serverBin)
+	default:
+		err = fmt.Errorf("unknown scenario %q", *scenario)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "usher-bench:", err)
 		os.Exit(1)
 	}
@@ -119,6 +133,7 @@ type watcher struct {
 	mu   sync.Mutex
 	join map[string]time.Time
 	left map[string]time.Time
+	meta map[string]time.Time // metadata value -> when first seen
 }
 
 func (w *watcher) seen(m map[string]time.Time, id string) (time.Time, bool) {
@@ -135,12 +150,21 @@ func token(room, identity string) string {
 }
 
 func join(url, room, identity string) (*watcher, error) {
-	w := &watcher{join: map[string]time.Time{}, left: map[string]time.Time{}}
+	w := &watcher{join: map[string]time.Time{}, left: map[string]time.Time{}, meta: map[string]time.Time{}}
 	cb := lksdk.NewRoomCallback()
 	cb.OnParticipantConnected = func(rp *lksdk.RemoteParticipant) {
 		now := time.Now()
 		w.mu.Lock()
 		w.join[rp.Identity()] = now
+		w.mu.Unlock()
+	}
+	cb.OnMetadataChanged = func(_ string, p lksdk.Participant) {
+		now := time.Now()
+		md := p.Metadata()
+		w.mu.Lock()
+		if _, ok := w.meta[md]; !ok {
+			w.meta[md] = now
+		}
 		w.mu.Unlock()
 	}
 	cb.OnParticipantDisconnected = func(rp *lksdk.RemoteParticipant) {
@@ -302,5 +326,52 @@ func run(n, probes, parallel int, bin string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	<-ctx.Done()
+	return nil
+}
+
+// runUpdate measures, for each room size, how long after UpdateParticipant (metadata)
+// returns the last participant hears of the change.
+func runUpdate(sizeList string, probes, parallel int, bin string) error {
+	cmd, url, err := startServer(bin)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() }()
+	rc := lksdk.NewRoomServiceClient(strings.Replace(url, "ws", "http", 1), apiKey, apiSecret)
+	for _, f := range strings.Split(sizeList, ",") {
+		size, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || size < 2 {
+			return fmt.Errorf("bad size %q", f)
+		}
+		room := fmt.Sprintf("update-%d", size)
+		crowd, took, err := joinCrowd(url, room, size, parallel)
+		if err != nil {
+			disconnectAll(crowd)
+			return err
+		}
+		fmt.Printf("join: %d participants connected in %s\n", size, took.Round(time.Millisecond))
+		time.Sleep(time.Second)
+		var lat []time.Duration
+		for i := range probes {
+			md := fmt.Sprintf("probe-%d-%d", size, i)
+			_, err := rc.UpdateParticipant(context.Background(), &livekit.UpdateParticipantRequest{Room: room, Identity: "p0000", Metadata: md})
+			if err != nil {
+				disconnectAll(crowd)
+				return err
+			}
+			returned := time.Now()
+			d, err := propagation(crowd, func(w *watcher) map[string]time.Time { return w.meta }, md, returned)
+			if err != nil {
+				disconnectAll(crowd)
+				return err
+			}
+			lat = append(lat, d)
+			time.Sleep(200 * time.Millisecond)
+		}
+		fmt.Printf("update propagation to the last of %d (from UpdateParticipant returning): median %s, max %s\n",
+			size, percentile(lat, 0.5).Round(100*time.Microsecond), percentile(lat, 1).Round(100*time.Microsecond))
+		disconnectAll(crowd)
+		time.Sleep(2 * time.Second)
+	}
 	return nil
 }
