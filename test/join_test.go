@@ -21,49 +21,41 @@ import (
 var singlePC = testutil.WithSDKOptions(lksdk.WithSinglePeerConnection())
 
 func TestTwoParticipantsSeeEachOther(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts []testutil.JoinOption
-	}{
-		{"dual peer connections", nil},
-		{"single peer connection", []testutil.JoinOption{singlePC}},
-	} {
-		t.Run(mode.name, func(t *testing.T) {
-			srv := testutil.StartServer(t)
-			alice := srv.Join(t, "class", "alice", append(mode.opts, testutil.WithName("Alice"), testutil.WithMetadata(`{"role":"teacher"}`))...)
-			bob := srv.Join(t, "class", "bob", mode.opts...)
+	forBothModes(t, func(t *testing.T, mode ...testutil.JoinOption) {
+		srv := testutil.StartServer(t)
+		alice := srv.Join(t, "class", "alice", append(mode, testutil.WithName("Alice"), testutil.WithMetadata(`{"role":"teacher"}`))...)
+		bob := srv.Join(t, "class", "bob", mode...)
 
-			alice.WaitFor(t, 5*time.Second, "participant_connected", "bob")
-			rp := bob.Room.GetParticipantByIdentity("alice")
-			if rp == nil {
-				t.Fatalf("bob's JoinResponse did not list alice")
-			}
-			if rp.Name() != "Alice" || rp.Metadata() != `{"role":"teacher"}` {
-				t.Errorf("alice as bob sees her: name %q metadata %q", rp.Name(), rp.Metadata())
-			}
-			if bob.Room.SID() == "" || bob.Room.Name() != "class" || bob.Room.LocalParticipant.SID() == "" {
-				t.Errorf("room %q sid %q local sid %q", bob.Room.Name(), bob.Room.SID(), bob.Room.LocalParticipant.SID())
-			}
-			// The server sees both, ACTIVE once their transports connected.
-			testutil.Eventually(t, 5*time.Second, func() bool {
-				return participantState(t, srv, "class", "bob") == livekit.ParticipantInfo_ACTIVE &&
-					participantState(t, srv, "class", "alice") == livekit.ParticipantInfo_ACTIVE
-			}, "participants did not become ACTIVE")
-			if n := roomInfo(t, srv, "class").NumParticipants; n != 2 {
-				t.Errorf("num_participants = %d, want 2", n)
-			}
+		alice.WaitFor(t, 5*time.Second, "participant_connected", "bob")
+		rp := bob.Room.GetParticipantByIdentity("alice")
+		if rp == nil {
+			t.Fatalf("bob's JoinResponse did not list alice")
+		}
+		if rp.Name() != "Alice" || rp.Metadata() != `{"role":"teacher"}` {
+			t.Errorf("alice as bob sees her: name %q metadata %q", rp.Name(), rp.Metadata())
+		}
+		if bob.Room.SID() == "" || bob.Room.Name() != "class" || bob.Room.LocalParticipant.SID() == "" {
+			t.Errorf("room %q sid %q local sid %q", bob.Room.Name(), bob.Room.SID(), bob.Room.LocalParticipant.SID())
+		}
+		// The server sees both, ACTIVE once their transports connected.
+		testutil.Eventually(t, 5*time.Second, func() bool {
+			return participantState(t, srv, "class", "bob") == livekit.ParticipantInfo_ACTIVE &&
+				participantState(t, srv, "class", "alice") == livekit.ParticipantInfo_ACTIVE
+		}, "participants did not become ACTIVE")
+		if n := roomInfo(t, srv, "class").NumParticipants; n != 2 {
+			t.Errorf("num_participants = %d, want 2", n)
+		}
 
-			bob.Room.Disconnect()
-			e := alice.WaitFor(t, 5*time.Second, "participant_disconnected", "bob")
-			if e.Detail != "CLIENT_INITIATED" {
-				t.Errorf("bob left with reason %s, want CLIENT_INITIATED", e.Detail)
-			}
-			// The count is exact as soon as the departure is announced.
-			if n := roomInfo(t, srv, "class").NumParticipants; n != 1 {
-				t.Errorf("num_participants after a leave = %d, want 1", n)
-			}
-		})
-	}
+		bob.Room.Disconnect()
+		e := alice.WaitFor(t, 5*time.Second, "participant_disconnected", "bob")
+		if e.Detail != "CLIENT_INITIATED" {
+			t.Errorf("bob left with reason %s, want CLIENT_INITIATED", e.Detail)
+		}
+		// The count is exact as soon as the departure is announced.
+		if n := roomInfo(t, srv, "class").NumParticipants; n != 1 {
+			t.Errorf("num_participants after a leave = %d, want 1", n)
+		}
+	})
 }
 
 // participantState reads a participant's state from the room manager.
@@ -280,4 +272,11 @@ func rawValidate(t *testing.T, srv *testutil.TestServer, token, query string) (i
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// forBothModes runs f once per transport mode: two peer connections (the SDK's
+// default) and a single peer connection. mode holds the join options of the mode.
+func forBothModes(t *testing.T, f func(t *testing.T, mode ...testutil.JoinOption)) {
+	t.Run("dual peer connections", func(t *testing.T) { f(t) })
+	t.Run("single peer connection", func(t *testing.T) { f(t, singlePC) })
 }

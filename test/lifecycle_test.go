@@ -126,42 +126,34 @@ func TestRawWebSocketJSONMode(t *testing.T) {
 }
 
 func TestResumeAfterSignalDrop(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts []testutil.JoinOption
-	}{
-		{"dual peer connections", nil},
-		{"single peer connection", []testutil.JoinOption{singlePC}},
-	} {
-		t.Run(mode.name, func(t *testing.T) {
-			srv := testutil.StartServer(t)
-			watcher := srv.Join(t, "r", "watcher")
-			mover := srv.Join(t, "r", "mover", mode.opts...)
-			waitActive(t, srv, "r", "mover")
-			sid := mover.Room.LocalParticipant.SID()
+	forBothModes(t, func(t *testing.T, mode ...testutil.JoinOption) {
+		srv := testutil.StartServer(t)
+		watcher := srv.Join(t, "r", "watcher")
+		mover := srv.Join(t, "r", "mover", mode...)
+		waitActive(t, srv, "r", "mover")
+		sid := mover.Room.LocalParticipant.SID()
 
-			mover.Room.Simulate(lksdk.SimulateSignalReconnect)
-			mover.WaitFor(t, 10*time.Second, "reconnected", "")
-			if got := srv.Participant(t, "r", "mover").Sid; got != sid {
-				t.Errorf("resumed with sid %s, want the same session %s", got, sid)
-			}
-			// Nobody saw the participant leave, and the session still works both ways.
-			if watcher.Has("participant_disconnected", "mover") {
-				t.Errorf("watcher saw mover leave during a resume")
-			}
-			if err := srv.RoomClientUpdateRoomMetadata(t, "r", "after-resume"); err != nil {
-				t.Fatal(err)
-			}
-			e := mover.WaitFor(t, 5*time.Second, "room_metadata", "")
-			if e.Detail != "after-resume" {
-				t.Errorf("room metadata after resume: %q", e.Detail)
-			}
-			if err := mover.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("still here")), lksdk.WithDataPublishReliable(true)); err != nil {
-				t.Fatal(err)
-			}
-			watcher.WaitFor(t, 5*time.Second, "data", "mover")
-		})
-	}
+		mover.Room.Simulate(lksdk.SimulateSignalReconnect)
+		mover.WaitFor(t, 10*time.Second, "reconnected", "")
+		if got := srv.Participant(t, "r", "mover").Sid; got != sid {
+			t.Errorf("resumed with sid %s, want the same session %s", got, sid)
+		}
+		// Nobody saw the participant leave, and the session still works both ways.
+		if watcher.Has("participant_disconnected", "mover") {
+			t.Errorf("watcher saw mover leave during a resume")
+		}
+		if err := srv.RoomClientUpdateRoomMetadata(t, "r", "after-resume"); err != nil {
+			t.Fatal(err)
+		}
+		e := mover.WaitFor(t, 5*time.Second, "room_metadata", "")
+		if e.Detail != "after-resume" {
+			t.Errorf("room metadata after resume: %q", e.Detail)
+		}
+		if err := mover.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("still here")), lksdk.WithDataPublishReliable(true)); err != nil {
+			t.Fatal(err)
+		}
+		watcher.WaitFor(t, 5*time.Second, "data", "mover")
+	})
 }
 
 func TestSignalDropWithoutResumeLeaves(t *testing.T) {

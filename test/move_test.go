@@ -17,79 +17,71 @@ import (
 )
 
 func TestMoveParticipant(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts []testutil.JoinOption
-	}{
-		{"dual peer connections", nil},
-		{"single peer connection", []testutil.JoinOption{singlePC}},
-	} {
-		t.Run(mode.name, func(t *testing.T) {
-			srv := testutil.StartServer(t)
-			roomClient := srv.RoomClient()
-			mover := srv.Join(t, "lobby", "student", mode.opts...)
-			stays := srv.Join(t, "lobby", "stays")
-			there := srv.Join(t, "breakout", "there")
-			pub, err := mover.Room.LocalParticipant.PublishTrack(newAudioTrack(t), &lksdk.TrackPublicationOptions{Name: "mic"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			stays.WaitFor(t, 5*time.Second, "track_published", "student")
-			sid := mover.Room.LocalParticipant.SID()
+	forBothModes(t, func(t *testing.T, mode ...testutil.JoinOption) {
+		srv := testutil.StartServer(t)
+		roomClient := srv.RoomClient()
+		mover := srv.Join(t, "lobby", "student", mode...)
+		stays := srv.Join(t, "lobby", "stays")
+		there := srv.Join(t, "breakout", "there")
+		pub, err := mover.Room.LocalParticipant.PublishTrack(newAudioTrack(t), &lksdk.TrackPublicationOptions{Name: "mic"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stays.WaitFor(t, 5*time.Second, "track_published", "student")
+		sid := mover.Room.LocalParticipant.SID()
 
-			// The seed's snippet.
-			_, err = roomClient.MoveParticipant(context.Background(), &livekit.MoveParticipantRequest{
-				Room:            "lobby",
-				Identity:        "student",
-				DestinationRoom: "breakout",
-			})
-			if err != nil {
-				t.Fatalf("MoveParticipant: %v", err)
-			}
-			if e := mover.WaitFor(t, 5*time.Second, "room_moved", ""); e.Detail != "breakout" {
-				t.Errorf("OnRoomMoved(%q)", e.Detail)
-			}
-			if e := stays.WaitFor(t, 5*time.Second, "participant_disconnected", "student"); e.Detail != "MIGRATION" {
-				t.Errorf("the source saw the student leave with %s", e.Detail)
-			}
-			there.WaitFor(t, 5*time.Second, "participant_connected", "student")
-			if e := there.WaitFor(t, 5*time.Second, "track_published", "student"); e.Detail != pub.SID() {
-				t.Errorf("the destination saw track %s, want %s", e.Detail, pub.SID())
-			}
-			// The mover's SDK now lives in the destination room.
-			testutil.Eventually(t, 5*time.Second, func() bool {
-				return mover.Room.Name() == "breakout" && mover.Room.GetParticipantByIdentity("there") != nil &&
-					mover.Room.GetParticipantByIdentity("stays") == nil
-			}, "the mover's room view did not switch")
-			// The server agrees; the session is the same one.
-			info := srv.Participant(t, "breakout", "student")
-			if info.Sid != sid || len(info.Tracks) != 1 {
-				t.Errorf("moved participant: %v", info)
-			}
-			res, _ := roomClient.ListParticipants(ctx10(t), &livekit.ListParticipantsRequest{Room: "lobby"})
-			if len(res.GetParticipants()) != 1 {
-				t.Errorf("lobby still lists %v", res.GetParticipants())
-			}
-			if n := roomInfo(t, srv, "breakout").NumParticipants; n != 2 {
-				t.Errorf("breakout num_participants = %d", n)
-			}
-			// The session works in the new room: data reaches its new neighbours only.
-			if err := mover.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("hello breakout")), lksdk.WithDataPublishReliable(true)); err != nil {
-				t.Fatal(err)
-			}
-			there.WaitFor(t, 5*time.Second, "data", "student")
-			time.Sleep(100 * time.Millisecond)
-			if stays.Has("data", "student") {
-				t.Errorf("data reached the old room")
-			}
-			// A resume after the move keeps the participant in the new room.
-			mover.Room.Simulate(lksdk.SimulateSignalReconnect)
-			mover.WaitFor(t, 10*time.Second, "reconnected", "")
-			if got := srv.Participant(t, "breakout", "student").Sid; got != sid {
-				t.Errorf("after resume: sid %s", got)
-			}
+		// The seed's snippet.
+		_, err = roomClient.MoveParticipant(context.Background(), &livekit.MoveParticipantRequest{
+			Room:            "lobby",
+			Identity:        "student",
+			DestinationRoom: "breakout",
 		})
-	}
+		if err != nil {
+			t.Fatalf("MoveParticipant: %v", err)
+		}
+		if e := mover.WaitFor(t, 5*time.Second, "room_moved", ""); e.Detail != "breakout" {
+			t.Errorf("OnRoomMoved(%q)", e.Detail)
+		}
+		if e := stays.WaitFor(t, 5*time.Second, "participant_disconnected", "student"); e.Detail != "MIGRATION" {
+			t.Errorf("the source saw the student leave with %s", e.Detail)
+		}
+		there.WaitFor(t, 5*time.Second, "participant_connected", "student")
+		if e := there.WaitFor(t, 5*time.Second, "track_published", "student"); e.Detail != pub.SID() {
+			t.Errorf("the destination saw track %s, want %s", e.Detail, pub.SID())
+		}
+		// The mover's SDK now lives in the destination room.
+		testutil.Eventually(t, 5*time.Second, func() bool {
+			return mover.Room.Name() == "breakout" && mover.Room.GetParticipantByIdentity("there") != nil &&
+				mover.Room.GetParticipantByIdentity("stays") == nil
+		}, "the mover's room view did not switch")
+		// The server agrees; the session is the same one.
+		info := srv.Participant(t, "breakout", "student")
+		if info.Sid != sid || len(info.Tracks) != 1 {
+			t.Errorf("moved participant: %v", info)
+		}
+		res, _ := roomClient.ListParticipants(ctx10(t), &livekit.ListParticipantsRequest{Room: "lobby"})
+		if len(res.GetParticipants()) != 1 {
+			t.Errorf("lobby still lists %v", res.GetParticipants())
+		}
+		if n := roomInfo(t, srv, "breakout").NumParticipants; n != 2 {
+			t.Errorf("breakout num_participants = %d", n)
+		}
+		// The session works in the new room: data reaches its new neighbours only.
+		if err := mover.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("hello breakout")), lksdk.WithDataPublishReliable(true)); err != nil {
+			t.Fatal(err)
+		}
+		there.WaitFor(t, 5*time.Second, "data", "student")
+		time.Sleep(100 * time.Millisecond)
+		if stays.Has("data", "student") {
+			t.Errorf("data reached the old room")
+		}
+		// A resume after the move keeps the participant in the new room.
+		mover.Room.Simulate(lksdk.SimulateSignalReconnect)
+		mover.WaitFor(t, 10*time.Second, "reconnected", "")
+		if got := srv.Participant(t, "breakout", "student").Sid; got != sid {
+			t.Errorf("after resume: sid %s", got)
+		}
+	})
 }
 
 func TestMoveParticipantErrors(t *testing.T) {

@@ -177,74 +177,66 @@ func audienceGrant() *lkauth.VideoGrant {
 }
 
 func TestPromoteAndDemote(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts []testutil.JoinOption
-	}{
-		{"dual peer connections", nil},
-		{"single peer connection", []testutil.JoinOption{singlePC}},
-	} {
-		t.Run(mode.name, func(t *testing.T) {
-			srv := testutil.StartServer(t)
-			c := srv.RoomClient()
-			roomName, identity := "webinar", "guest"
-			host := srv.Join(t, roomName, "host")
-			guest := srv.Join(t, roomName, identity, append(mode.opts, testutil.WithGrant(audienceGrant()))...)
-			waitActive(t, srv, roomName, "host", identity)
-			if guest.Room.LocalParticipant.Permissions().CanPublish {
-				t.Fatal("the audience member can publish from the start")
-			}
+	forBothModes(t, func(t *testing.T, mode ...testutil.JoinOption) {
+		srv := testutil.StartServer(t)
+		c := srv.RoomClient()
+		roomName, identity := "webinar", "guest"
+		host := srv.Join(t, roomName, "host")
+		guest := srv.Join(t, roomName, identity, append(mode, testutil.WithGrant(audienceGrant()))...)
+		waitActive(t, srv, roomName, "host", identity)
+		if guest.Room.LocalParticipant.Permissions().CanPublish {
+			t.Fatal("the audience member can publish from the start")
+		}
 
-			// The seed's snippet: promote an audience member to a speaker.
-			res, err := c.UpdateParticipant(context.Background(), &livekit.UpdateParticipantRequest{
-				Room:     roomName,
-				Identity: identity,
-				Permission: &livekit.ParticipantPermission{
-					CanSubscribe:   true,
-					CanPublish:     true,
-					CanPublishData: true,
-				},
-			})
-			if err != nil || !res.Permission.CanPublish {
-				t.Fatalf("promote: %v %v", res, err)
-			}
-			testutil.Eventually(t, 5*time.Second, func() bool { return guest.Room.LocalParticipant.Permissions().GetCanPublish() },
-				"the guest's SDK does not see the new permission")
-			// Publishing works at once, without reconnecting.
-			pub, err := guest.Room.LocalParticipant.PublishTrack(newAudioTrack(t), &lksdk.TrackPublicationOptions{Name: "mic"})
-			if err != nil {
-				t.Fatalf("publish after promotion: %v", err)
-			}
-			host.WaitFor(t, 5*time.Second, "track_published", identity)
-
-			// ...and later revokes their publishing permissions as speaker.
-			_, err = c.UpdateParticipant(context.Background(), &livekit.UpdateParticipantRequest{
-				Room:     roomName,
-				Identity: identity,
-				Permission: &livekit.ParticipantPermission{
-					CanSubscribe:   true,
-					CanPublish:     false,
-					CanPublishData: true,
-				},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The guest's SDK is told to unpublish; everyone sees the track go.
-			if e := guest.WaitFor(t, 5*time.Second, "local_track_unpublished", identity); e.Detail != pub.SID() {
-				t.Errorf("guest unpublished %s, want %s", e.Detail, pub.SID())
-			}
-			if e := host.WaitFor(t, 5*time.Second, "track_unpublished", identity); e.Detail != pub.SID() {
-				t.Errorf("host saw %s unpublished", e.Detail)
-			}
-			if n := len(srv.Participant(t, roomName, identity).Tracks); n != 0 {
-				t.Errorf("server still lists %d tracks", n)
-			}
-			if guest.Has("disconnected", "") {
-				t.Errorf("the guest was disconnected by a permission change")
-			}
+		// The seed's snippet: promote an audience member to a speaker.
+		res, err := c.UpdateParticipant(context.Background(), &livekit.UpdateParticipantRequest{
+			Room:     roomName,
+			Identity: identity,
+			Permission: &livekit.ParticipantPermission{
+				CanSubscribe:   true,
+				CanPublish:     true,
+				CanPublishData: true,
+			},
 		})
-	}
+		if err != nil || !res.Permission.CanPublish {
+			t.Fatalf("promote: %v %v", res, err)
+		}
+		testutil.Eventually(t, 5*time.Second, func() bool { return guest.Room.LocalParticipant.Permissions().GetCanPublish() },
+			"the guest's SDK does not see the new permission")
+		// Publishing works at once, without reconnecting.
+		pub, err := guest.Room.LocalParticipant.PublishTrack(newAudioTrack(t), &lksdk.TrackPublicationOptions{Name: "mic"})
+		if err != nil {
+			t.Fatalf("publish after promotion: %v", err)
+		}
+		host.WaitFor(t, 5*time.Second, "track_published", identity)
+
+		// ...and later revokes their publishing permissions as speaker.
+		_, err = c.UpdateParticipant(context.Background(), &livekit.UpdateParticipantRequest{
+			Room:     roomName,
+			Identity: identity,
+			Permission: &livekit.ParticipantPermission{
+				CanSubscribe:   true,
+				CanPublish:     false,
+				CanPublishData: true,
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The guest's SDK is told to unpublish; everyone sees the track go.
+		if e := guest.WaitFor(t, 5*time.Second, "local_track_unpublished", identity); e.Detail != pub.SID() {
+			t.Errorf("guest unpublished %s, want %s", e.Detail, pub.SID())
+		}
+		if e := host.WaitFor(t, 5*time.Second, "track_unpublished", identity); e.Detail != pub.SID() {
+			t.Errorf("host saw %s unpublished", e.Detail)
+		}
+		if n := len(srv.Participant(t, roomName, identity).Tracks); n != 0 {
+			t.Errorf("server still lists %d tracks", n)
+		}
+		if guest.Has("disconnected", "") {
+			t.Errorf("the guest was disconnected by a permission change")
+		}
+	})
 }
 
 func TestPublishSourcesAndDataPermission(t *testing.T) {

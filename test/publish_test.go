@@ -33,78 +33,70 @@ func newVideoTrack(t *testing.T) *lksdk.LocalTrack {
 }
 
 func TestPublishMuteUnpublish(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts []testutil.JoinOption
-	}{
-		{"dual peer connections", nil},
-		{"single peer connection", []testutil.JoinOption{singlePC}},
-	} {
-		t.Run(mode.name, func(t *testing.T) {
-			srv := testutil.StartServer(t)
-			viewer := srv.Join(t, "stage", "viewer")
-			speaker := srv.Join(t, "stage", "speaker", mode.opts...)
+	forBothModes(t, func(t *testing.T, mode ...testutil.JoinOption) {
+		srv := testutil.StartServer(t)
+		viewer := srv.Join(t, "stage", "viewer")
+		speaker := srv.Join(t, "stage", "speaker", mode...)
 
-			pub, err := speaker.Room.LocalParticipant.PublishTrack(newAudioTrack(t), &lksdk.TrackPublicationOptions{Name: "mic"})
-			if err != nil {
-				t.Fatalf("PublishTrack: %v", err)
-			}
-			if len(pub.SID()) < 4 || pub.SID()[:3] != "TR_" {
-				t.Fatalf("track SID %q is not server-made", pub.SID())
-			}
-			e := viewer.WaitFor(t, 5*time.Second, "track_published", "speaker")
-			if e.Detail != pub.SID() {
-				t.Errorf("viewer saw track %s, publisher got %s", e.Detail, pub.SID())
-			}
+		pub, err := speaker.Room.LocalParticipant.PublishTrack(newAudioTrack(t), &lksdk.TrackPublicationOptions{Name: "mic"})
+		if err != nil {
+			t.Fatalf("PublishTrack: %v", err)
+		}
+		if len(pub.SID()) < 4 || pub.SID()[:3] != "TR_" {
+			t.Fatalf("track SID %q is not server-made", pub.SID())
+		}
+		e := viewer.WaitFor(t, 5*time.Second, "track_published", "speaker")
+		if e.Detail != pub.SID() {
+			t.Errorf("viewer saw track %s, publisher got %s", e.Detail, pub.SID())
+		}
+		rp := viewer.Room.GetParticipantByIdentity("speaker")
+		rpub := rp.GetTrackPublication(livekit.TrackSource_MICROPHONE)
+		if rpub == nil || rpub.Name() != "mic" || rpub.Kind() != lksdk.TrackKindAudio {
+			t.Fatalf("viewer's view of the track: %+v", rpub)
+		}
+		// The server lists it, with its codec from the negotiated description.
+		info := srv.Participant(t, "stage", "speaker")
+		if len(info.Tracks) != 1 || info.Tracks[0].Sid != pub.SID() || info.Tracks[0].MimeType != "audio/opus" || info.Tracks[0].Mid == "" {
+			t.Errorf("server's track list: %v", info.Tracks)
+		}
+		if !info.IsPublisher || roomInfo(t, srv, "stage").NumPublishers != 1 {
+			t.Errorf("is_publisher %v, num_publishers %d", info.IsPublisher, roomInfo(t, srv, "stage").NumPublishers)
+		}
+
+		// A second track, video.
+		vpub, err := speaker.Room.LocalParticipant.PublishTrack(newVideoTrack(t), &lksdk.TrackPublicationOptions{Name: "cam", VideoWidth: 640, VideoHeight: 360})
+		if err != nil {
+			t.Fatalf("PublishTrack video: %v", err)
+		}
+		testutil.Eventually(t, 5*time.Second, func() bool {
 			rp := viewer.Room.GetParticipantByIdentity("speaker")
-			rpub := rp.GetTrackPublication(livekit.TrackSource_MICROPHONE)
-			if rpub == nil || rpub.Name() != "mic" || rpub.Kind() != lksdk.TrackKindAudio {
-				t.Fatalf("viewer's view of the track: %+v", rpub)
-			}
-			// The server lists it, with its codec from the negotiated description.
-			info := srv.Participant(t, "stage", "speaker")
-			if len(info.Tracks) != 1 || info.Tracks[0].Sid != pub.SID() || info.Tracks[0].MimeType != "audio/opus" || info.Tracks[0].Mid == "" {
-				t.Errorf("server's track list: %v", info.Tracks)
-			}
-			if !info.IsPublisher || roomInfo(t, srv, "stage").NumPublishers != 1 {
-				t.Errorf("is_publisher %v, num_publishers %d", info.IsPublisher, roomInfo(t, srv, "stage").NumPublishers)
-			}
+			return rp != nil && rp.GetTrackPublication(livekit.TrackSource_CAMERA) != nil
+		}, "viewer does not see the camera track")
 
-			// A second track, video.
-			vpub, err := speaker.Room.LocalParticipant.PublishTrack(newVideoTrack(t), &lksdk.TrackPublicationOptions{Name: "cam", VideoWidth: 640, VideoHeight: 360})
-			if err != nil {
-				t.Fatalf("PublishTrack video: %v", err)
-			}
-			testutil.Eventually(t, 5*time.Second, func() bool {
-				rp := viewer.Room.GetParticipantByIdentity("speaker")
-				return rp != nil && rp.GetTrackPublication(livekit.TrackSource_CAMERA) != nil
-			}, "viewer does not see the camera track")
+		// Client-side mute is seen by others.
+		pub.SetMuted(true)
+		e = viewer.WaitFor(t, 5*time.Second, "track_muted", "speaker")
+		if e.Detail != pub.SID() {
+			t.Errorf("muted track %s, want %s", e.Detail, pub.SID())
+		}
+		if !srv.Participant(t, "stage", "speaker").Tracks[0].Muted {
+			t.Errorf("server does not record the mute")
+		}
+		pub.SetMuted(false)
+		viewer.WaitFor(t, 5*time.Second, "track_unmuted", "speaker")
 
-			// Client-side mute is seen by others.
-			pub.SetMuted(true)
-			e = viewer.WaitFor(t, 5*time.Second, "track_muted", "speaker")
-			if e.Detail != pub.SID() {
-				t.Errorf("muted track %s, want %s", e.Detail, pub.SID())
-			}
-			if !srv.Participant(t, "stage", "speaker").Tracks[0].Muted {
-				t.Errorf("server does not record the mute")
-			}
-			pub.SetMuted(false)
-			viewer.WaitFor(t, 5*time.Second, "track_unmuted", "speaker")
-
-			// Unpublishing renegotiates; others see the track go.
-			if err := speaker.Room.LocalParticipant.UnpublishTrack(vpub.SID()); err != nil {
-				t.Fatal(err)
-			}
-			e = viewer.WaitFor(t, 5*time.Second, "track_unpublished", "speaker")
-			if e.Detail != vpub.SID() {
-				t.Errorf("unpublished %s, want %s", e.Detail, vpub.SID())
-			}
-			testutil.Eventually(t, 5*time.Second, func() bool {
-				return len(srv.Participant(t, "stage", "speaker").Tracks) == 1
-			}, "server still lists the unpublished track")
-		})
-	}
+		// Unpublishing renegotiates; others see the track go.
+		if err := speaker.Room.LocalParticipant.UnpublishTrack(vpub.SID()); err != nil {
+			t.Fatal(err)
+		}
+		e = viewer.WaitFor(t, 5*time.Second, "track_unpublished", "speaker")
+		if e.Detail != vpub.SID() {
+			t.Errorf("unpublished %s, want %s", e.Detail, vpub.SID())
+		}
+		testutil.Eventually(t, 5*time.Second, func() bool {
+			return len(srv.Participant(t, "stage", "speaker").Tracks) == 1
+		}, "server still lists the unpublished track")
+	})
 }
 
 func TestPublishNotAllowed(t *testing.T) {
@@ -121,66 +113,58 @@ func TestPublishNotAllowed(t *testing.T) {
 }
 
 func TestDataPackets(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts []testutil.JoinOption
-	}{
-		{"dual peer connections", nil},
-		{"single peer connection", []testutil.JoinOption{singlePC}},
-	} {
-		t.Run(mode.name, func(t *testing.T) {
-			srv := testutil.StartServer(t)
-			a := srv.Join(t, "chat", "a", mode.opts...)
-			b := srv.Join(t, "chat", "b", mode.opts...)
-			c := srv.Join(t, "chat", "c", mode.opts...)
-			waitActive(t, srv, "chat", "a", "b", "c")
+	forBothModes(t, func(t *testing.T, mode ...testutil.JoinOption) {
+		srv := testutil.StartServer(t)
+		a := srv.Join(t, "chat", "a", mode...)
+		b := srv.Join(t, "chat", "b", mode...)
+		c := srv.Join(t, "chat", "c", mode...)
+		waitActive(t, srv, "chat", "a", "b", "c")
 
-			// Broadcast, reliable, with a topic.
-			if err := a.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("hello all")), lksdk.WithDataPublishReliable(true), lksdk.WithDataPublishTopic("chat")); err != nil {
-				t.Fatal(err)
+		// Broadcast, reliable, with a topic.
+		if err := a.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("hello all")), lksdk.WithDataPublishReliable(true), lksdk.WithDataPublishTopic("chat")); err != nil {
+			t.Fatal(err)
+		}
+		for _, rc := range []*testutil.Client{b, c} {
+			e := rc.WaitFor(t, 5*time.Second, "data", "a")
+			if e.Detail != "hello all" || e.Topic != "chat" {
+				t.Errorf("%s got %v", rc.Identity, e)
 			}
-			for _, rc := range []*testutil.Client{b, c} {
-				e := rc.WaitFor(t, 5*time.Second, "data", "a")
-				if e.Detail != "hello all" || e.Topic != "chat" {
-					t.Errorf("%s got %v", rc.Identity, e)
-				}
+		}
+		// Targeted, lossy.
+		if err := b.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("just c")), lksdk.WithDataPublishDestination([]string{"c"})); err != nil {
+			t.Fatal(err)
+		}
+		e := c.WaitFor(t, 5*time.Second, "data", "b")
+		if e.Detail != "just c" {
+			t.Errorf("c got %v", e)
+		}
+		// A large packet (bigger than one SCTP read buffer) arrives whole.
+		big := strings.Repeat("0123456789", 3000)
+		if err := a.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte(big)), lksdk.WithDataPublishReliable(true), lksdk.WithDataPublishDestination([]string{"c"})); err != nil {
+			t.Fatal(err)
+		}
+		if e, ok := c.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "data" && len(e.Detail) > 1000 }); !ok || e.Detail != big {
+			t.Errorf("large packet: arrived %v, %d bytes", ok, len(e.Detail))
+		}
+		// The sender never hears itself, and a did not get b's targeted packet.
+		time.Sleep(200 * time.Millisecond)
+		for _, ev := range a.Events() {
+			if ev.Kind == "data" {
+				t.Errorf("a received %v", ev)
 			}
-			// Targeted, lossy.
-			if err := b.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("just c")), lksdk.WithDataPublishDestination([]string{"c"})); err != nil {
-				t.Fatal(err)
-			}
-			e := c.WaitFor(t, 5*time.Second, "data", "b")
-			if e.Detail != "just c" {
-				t.Errorf("c got %v", e)
-			}
-			// A large packet (bigger than one SCTP read buffer) arrives whole.
-			big := strings.Repeat("0123456789", 3000)
-			if err := a.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte(big)), lksdk.WithDataPublishReliable(true), lksdk.WithDataPublishDestination([]string{"c"})); err != nil {
-				t.Fatal(err)
-			}
-			if e, ok := c.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "data" && len(e.Detail) > 1000 }); !ok || e.Detail != big {
-				t.Errorf("large packet: arrived %v, %d bytes", ok, len(e.Detail))
-			}
-			// The sender never hears itself, and a did not get b's targeted packet.
-			time.Sleep(200 * time.Millisecond)
-			for _, ev := range a.Events() {
-				if ev.Kind == "data" {
-					t.Errorf("a received %v", ev)
-				}
-			}
-			// A forged sender identity is replaced by the real one.
-			forged := &livekit.DataPacket{ParticipantIdentity: "admin", Value: &livekit.DataPacket_User{User: &livekit.UserPacket{
-				Payload: []byte("forged"), ParticipantIdentity: "admin", //nolint:staticcheck
-			}}}
-			if err := c.Room.LocalParticipant.PublishDataPacket(rawPacket{forged}, lksdk.WithDataPublishDestination([]string{"a"}), lksdk.WithDataPublishReliable(true)); err != nil {
-				t.Fatal(err)
-			}
-			e = a.WaitFor(t, 5*time.Second, "data", "")
-			if e.Identity != "c" || e.Detail != "forged" {
-				t.Errorf("forged packet arrived as %v, want from c", e)
-			}
-		})
-	}
+		}
+		// A forged sender identity is replaced by the real one.
+		forged := &livekit.DataPacket{ParticipantIdentity: "admin", Value: &livekit.DataPacket_User{User: &livekit.UserPacket{
+			Payload: []byte("forged"), ParticipantIdentity: "admin", //nolint:staticcheck
+		}}}
+		if err := c.Room.LocalParticipant.PublishDataPacket(rawPacket{forged}, lksdk.WithDataPublishDestination([]string{"a"}), lksdk.WithDataPublishReliable(true)); err != nil {
+			t.Fatal(err)
+		}
+		e = a.WaitFor(t, 5*time.Second, "data", "")
+		if e.Identity != "c" || e.Detail != "forged" {
+			t.Errorf("forged packet arrived as %v, want from c", e)
+		}
+	})
 }
 
 // rawPacket lets a test send a DataPacket exactly as built.

@@ -30,20 +30,29 @@ func lockTwo(a, b *Room) func() {
 	}
 }
 
-// destination validates a destination room name and returns the two rooms.
-func (m *Manager) destination(roomName, dstName string, create bool) (*Room, *Room, error) {
+// crossRoom is a participant about to act across two rooms, with both locked.
+type crossRoom struct {
+	src, dst *Room
+	p        *Participant
+	unlock   func()
+}
+
+// lockCrossRoom validates the destination (creating it when create is set), locks
+// both rooms and finds the source participant, which must not be a forwarded
+// stand-in. On success the caller must call unlock.
+func (m *Manager) lockCrossRoom(roomName, identity, dstName string, create bool) (*crossRoom, error) {
 	if dstName == "" {
-		return nil, nil, fmt.Errorf("%w: destination_room is empty", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: destination_room is empty", ErrInvalidArgument)
 	}
 	if err := m.ValidateRoomName(dstName); err != nil {
-		return nil, nil, fmt.Errorf("destination_room: %w", err)
+		return nil, fmt.Errorf("destination_room: %w", err)
 	}
 	if dstName == roomName {
-		return nil, nil, fmt.Errorf("%w: destination_room is the room the participant is already in", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: destination_room is the room the participant is already in", ErrInvalidArgument)
 	}
 	src, err := m.Room(roomName)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var dst *Room
 	if create {
@@ -52,9 +61,27 @@ func (m *Manager) destination(roomName, dstName string, create bool) (*Room, *Ro
 		dst, err = m.Room(dstName)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("destination: %w", err)
+		return nil, fmt.Errorf("destination: %w", err)
 	}
-	return src, dst, nil
+	unlock := lockTwo(src, dst)
+	fail := func(err error) (*crossRoom, error) {
+		unlock()
+		return nil, err
+	}
+	switch {
+	case src.closed:
+		return fail(fmt.Errorf("%w: %q", ErrRoomNotFound, roomName))
+	case dst.closed:
+		return fail(fmt.Errorf("destination: %w: %q", ErrRoomNotFound, dstName))
+	}
+	p := src.participants[identity]
+	if p == nil || !p.activated {
+		return fail(fmt.Errorf("%w: %q is not in room %q", ErrParticipantNotFound, identity, roomName))
+	}
+	if p.forwardOf != nil {
+		return fail(fmt.Errorf("%w: %q is a forwarded participant; act on it in its source room", ErrInvalidArgument, identity))
+	}
+	return &crossRoom{src: src, dst: dst, p: p, unlock: unlock}, nil
 }
 
 // MoveParticipant moves a connected participant into another room without the user
@@ -62,25 +89,12 @@ func (m *Manager) destination(roomName, dstName string, create bool) (*Room, *Ro
 // gets room_moved with a token for the new room, the source room sees them leave
 // (MIGRATION) and the destination sees them join with their tracks.
 func (m *Manager) MoveParticipant(roomName, identity, dstName string) error {
-	src, dst, err := m.destination(roomName, dstName, false)
+	x, err := m.lockCrossRoom(roomName, identity, dstName, false)
 	if err != nil {
 		return err
 	}
-	unlock := lockTwo(src, dst)
-	defer unlock()
-	switch {
-	case src.closed:
-		return fmt.Errorf("%w: %q", ErrRoomNotFound, roomName)
-	case dst.closed:
-		return fmt.Errorf("destination: %w: %q", ErrRoomNotFound, dstName)
-	}
-	p := src.participants[identity]
-	if p == nil || !p.activated {
-		return fmt.Errorf("%w: %q is not in room %q", ErrParticipantNotFound, identity, roomName)
-	}
-	if p.forwardOf != nil {
-		return fmt.Errorf("%w: %q is a forwarded participant; move it in its source room", ErrInvalidArgument, identity)
-	}
+	defer x.unlock()
+	src, dst, p := x.src, x.dst, x.p
 	if err := dst.checkJoinLocked(p); err != nil {
 		return err
 	}
@@ -116,25 +130,12 @@ func (m *Manager) MoveParticipant(roomName, identity, dstName string) error {
 // leaves its room or the stand-in is removed from the destination. The destination is
 // created when missing (as LiveKit does) if room.auto_create is on.
 func (m *Manager) ForwardParticipant(roomName, identity, dstName string) error {
-	src, dst, err := m.destination(roomName, dstName, true)
+	x, err := m.lockCrossRoom(roomName, identity, dstName, true)
 	if err != nil {
 		return err
 	}
-	unlock := lockTwo(src, dst)
-	defer unlock()
-	switch {
-	case src.closed:
-		return fmt.Errorf("%w: %q", ErrRoomNotFound, roomName)
-	case dst.closed:
-		return fmt.Errorf("destination: %w: %q", ErrRoomNotFound, dstName)
-	}
-	p := src.participants[identity]
-	if p == nil || !p.activated {
-		return fmt.Errorf("%w: %q is not in room %q", ErrParticipantNotFound, identity, roomName)
-	}
-	if p.forwardOf != nil {
-		return fmt.Errorf("%w: %q is itself a forwarded participant", ErrInvalidArgument, identity)
-	}
+	defer x.unlock()
+	dst, p := x.dst, x.p
 	if proxy := p.forwards[dst]; proxy != nil && !proxy.left {
 		return nil // already forwarded there
 	}
