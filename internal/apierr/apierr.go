@@ -29,6 +29,18 @@ var (
 	ErrBadRoute = errors.New("bad route")
 	// ErrMalformed: the request body could not be decoded.
 	ErrMalformed = errors.New("malformed request")
+	// ErrUnauthorized: a REST request without a valid API token.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrRoomAccessDenied: the room belongs to another tenant (REST token issuing and
+	// room creation; elsewhere a foreign room is reported as not found).
+	ErrRoomAccessDenied = errors.New("access to the room is denied")
+	// ErrMethodNotAllowed: the endpoint exists but not with this HTTP method.
+	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrUpstreamUnavailable: the upstream server could not be reached, or refused the
+	// gateway.
+	ErrUpstreamUnavailable = errors.New("upstream server unavailable")
+	// ErrUpstreamTimeout: the upstream server did not answer in time.
+	ErrUpstreamTimeout = errors.New("upstream server timed out")
 )
 
 // Entry is how one kind of error appears on the wire.
@@ -56,6 +68,11 @@ var catalogue = []row{
 	{auth.ErrTokenNotYetValid, Entry{twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"}},
 	{auth.ErrTokenRevoked, Entry{twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"}},
 	{auth.ErrPermissionDenied, Entry{twirp.PermissionDenied, http.StatusForbidden, "FORBIDDEN"}},
+	{ErrUnauthorized, Entry{twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"}},
+	{ErrRoomAccessDenied, Entry{twirp.PermissionDenied, http.StatusForbidden, "ROOM_ACCESS_DENIED"}},
+	{ErrMethodNotAllowed, Entry{twirp.BadRoute, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"}},
+	{ErrUpstreamUnavailable, Entry{twirp.Unavailable, http.StatusBadGateway, "UPSTREAM_UNAVAILABLE"}},
+	{ErrUpstreamTimeout, Entry{twirp.DeadlineExceeded, http.StatusGatewayTimeout, "UPSTREAM_TIMEOUT"}},
 
 	{room.ErrRoomNotFound, Entry{twirp.NotFound, http.StatusNotFound, "ROOM_NOT_FOUND"}},
 	{room.ErrRoomClosed, Entry{twirp.NotFound, http.StatusNotFound, "ROOM_NOT_FOUND"}},
@@ -134,4 +151,39 @@ func WriteTwirp(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// WriteREST writes err as the REST gateway's error body, {"error": "...", "code":
+// "..."}, with the catalogue's HTTP status.
+func WriteREST(w http.ResponseWriter, err error) {
+	e, _ := Lookup(err)
+	WriteJSON(w, e.Status, struct {
+		Error string `json:"error"`
+		Code  string `json:"code"`
+	}{Message(err), e.Code})
+}
+
+// WriteJSON writes v as a JSON response with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// Codes returns every REST code the catalogue can produce, for documentation and tests.
+func Codes() []string {
+	seen := map[string]bool{internal.Code: true}
+	out := []string{internal.Code}
+	for _, r := range catalogue {
+		if !seen[r.entry.Code] {
+			seen[r.entry.Code] = true
+			out = append(out, r.entry.Code)
+		}
+	}
+	return out
 }

@@ -39,8 +39,14 @@ func TestUnknownErrorsAreInternalAndHidden(t *testing.T) {
 func TestEveryTwirpCodeMatchesItsStatus(t *testing.T) {
 	for _, r := range catalogue {
 		want := twirp.ServerHTTPStatusFromErrorCode(r.entry.Twirp)
-		// One deliberate exception: 413 says more than 429 for a body that is too large.
-		if r.entry.Status != want && !errors.Is(r.err, ErrBodyTooLarge) {
+		// Deliberate exceptions, all more precise than Twirp's mapping: 413 for a body
+		// that is too large, 405 for a known endpoint with the wrong method, and the
+		// gateway's upstream failures (502, 504), which never travel over Twirp.
+		switch r.err {
+		case ErrBodyTooLarge, ErrMethodNotAllowed, ErrUpstreamUnavailable, ErrUpstreamTimeout:
+			continue
+		}
+		if r.entry.Status != want {
 			t.Errorf("%v: status %d, Twirp code %s means %d", r.err, r.entry.Status, r.entry.Twirp, want)
 		}
 	}

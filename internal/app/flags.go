@@ -95,6 +95,13 @@ func (f *serverFlags) load(getenv func(string) string) (*config.Config, []string
 		}
 		cfg.RTC.UDPPort = p
 	}
+	if v := getenv("AUTH_REQUIRED"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: AUTH_REQUIRED=%q is not true or false", config.ErrInvalid, v)
+		}
+		cfg.REST.AuthRequired = b
+	}
 	if f.dev || cfg.Development {
 		cfg.ApplyDev()
 	}

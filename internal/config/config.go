@@ -46,8 +46,42 @@ type Config struct {
 	RTC     RTCConfig     `yaml:"rtc"`
 	Room    RoomConfig    `yaml:"room"`
 	Signal  SignalConfig  `yaml:"signal"`
+	REST    RESTConfig    `yaml:"rest"`
 	Logging LoggingConfig `yaml:"logging"`
 	Limit   LimitConfig   `yaml:"limit"`
+}
+
+// RESTConfig configures the REST gateway under /livekit/ (Usher only).
+type RESTConfig struct {
+	// Enabled serves the gateway (on by default with --dev).
+	Enabled bool `yaml:"enabled"`
+	// AuthRequired makes an API token mandatory (env AUTH_REQUIRED). Without it, a
+	// request without a token runs with no auth id and may act on every room.
+	AuthRequired bool `yaml:"auth_required"`
+	// Tokens maps API tokens to the auth id (tenant) they act as.
+	Tokens map[string]string `yaml:"tokens"`
+	// TokenFile names a YAML file of "token: auth_id" lines, used with Tokens.
+	TokenFile string `yaml:"token_file"`
+	// APIKey is the key that signs the join tokens the gateway issues (default: the
+	// only configured key).
+	APIKey string `yaml:"api_key"`
+	// LiveKitURL is the URL clients connect to, returned with issued tokens (default:
+	// derived from the request's host).
+	LiveKitURL string `yaml:"livekit_url"`
+	// DefaultTokenTTL and MaxTokenTTL bound issued join tokens.
+	DefaultTokenTTL time.Duration `yaml:"default_token_ttl"`
+	MaxTokenTTL     time.Duration `yaml:"max_token_ttl"`
+	// Upstream, when set, makes the gateway front another LiveKit-compatible server
+	// through its Twirp RoomService instead of this one.
+	Upstream UpstreamConfig `yaml:"upstream"`
+}
+
+// UpstreamConfig names a remote LiveKit-compatible server.
+type UpstreamConfig struct {
+	URL       string        `yaml:"url"`
+	APIKey    string        `yaml:"api_key"`
+	APISecret string        `yaml:"api_secret"`
+	Timeout   time.Duration `yaml:"timeout"`
 }
 
 // SignalConfig tunes the /rtc signal connections (Usher only).
@@ -162,6 +196,11 @@ func Default() *Config {
 			QueueSize:       1024,
 			WriteTimeout:    10 * time.Second,
 		},
+		REST: RESTConfig{
+			DefaultTokenTTL: 6 * time.Hour,
+			MaxTokenTTL:     24 * time.Hour,
+			Upstream:        UpstreamConfig{Timeout: 10 * time.Second},
+		},
 		Logging: LoggingConfig{Level: "info"},
 		Limit: LimitConfig{
 			MaxMetadataSize:              64000,
@@ -188,6 +227,7 @@ func (c *Config) ApplyDev() {
 		c.BindAddresses = []string{"127.0.0.1"}
 	}
 	c.RTC.EnableLoopbackCandidate = true
+	c.REST.Enabled = true
 }
 
 // Validate checks the configuration and loads the key file. Every problem is reported,
@@ -248,6 +288,7 @@ func (c *Config) Validate() error {
 	if c.Signal.TokenTTL > 0 && c.Signal.TokenTTL <= c.Signal.RefreshInterval {
 		add("signal.token_ttl (%s) must be longer than signal.refresh_interval (%s), or clients hold expired tokens", c.Signal.TokenTTL, c.Signal.RefreshInterval)
 	}
+	c.validateREST(add)
 	if c.Signal.QueueSize < 16 {
 		add("signal.queue_size: must be at least 16 (got %d)", c.Signal.QueueSize)
 	}
@@ -312,22 +353,27 @@ func (c *Config) Validate() error {
 // LoadKeyFile reads a YAML file of "key: secret" pairs. The file must not be
 // accessible by group or others, so a secret is never world-readable.
 func LoadKeyFile(path string) (map[string]string, error) {
+	return loadSecretFile("key_file", path)
+}
+
+// loadSecretFile reads a YAML map of secrets from a file only its owner can access.
+func loadSecretFile(what, path string) (map[string]string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("key_file: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("key_file: %s has mode %04o, which lets group or others read it; restrict it with `chmod 600 %s`", path, perm, path)
+		return nil, fmt.Errorf("%s: %s has mode %04o, which lets group or others read it; restrict it with `chmod 600 %s`", what, path, perm, path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("key_file: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	keys, err := ParseKeys(string(data))
+	m, err := ParseKeys(string(data))
 	if err != nil {
-		return nil, fmt.Errorf("key_file %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
 	}
-	return keys, nil
+	return m, nil
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -337,4 +383,61 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// validateREST checks the REST gateway settings and loads its token file.
+func (c *Config) validateREST(add func(string, ...any)) {
+	r := &c.REST
+	if r.TokenFile != "" {
+		tokens, err := loadSecretFile("rest.token_file", r.TokenFile)
+		if err != nil {
+			add("%v", err)
+		}
+		if r.Tokens == nil {
+			r.Tokens = map[string]string{}
+		}
+		for k, v := range tokens {
+			r.Tokens[k] = v
+		}
+	}
+	for tok, id := range r.Tokens {
+		switch {
+		case tok == "":
+			add("rest.tokens: a token is empty")
+		case id == "":
+			add("rest.tokens: a token has no auth id")
+		case !c.Development && len(tok) < 16:
+			add("rest.tokens: a token of auth id %q is %d characters; at least 16 are required outside --dev", id, len(tok))
+		}
+	}
+	if !r.Enabled {
+		return
+	}
+	if r.AuthRequired && len(r.Tokens) == 0 {
+		add("rest.auth_required is on but rest.tokens is empty: nobody could use the gateway")
+	}
+	if r.DefaultTokenTTL <= 0 || r.MaxTokenTTL <= 0 || r.DefaultTokenTTL > r.MaxTokenTTL {
+		add("rest.default_token_ttl (%s) must be positive and at most rest.max_token_ttl (%s)", r.DefaultTokenTTL, r.MaxTokenTTL)
+	}
+	if r.LiveKitURL != "" && !strings.HasPrefix(r.LiveKitURL, "ws://") && !strings.HasPrefix(r.LiveKitURL, "wss://") &&
+		!strings.HasPrefix(r.LiveKitURL, "http://") && !strings.HasPrefix(r.LiveKitURL, "https://") {
+		add("rest.livekit_url: %q must start with ws://, wss://, http:// or https://", r.LiveKitURL)
+	}
+	u := r.Upstream
+	if u.URL != "" || u.APIKey != "" || u.APISecret != "" {
+		if u.URL == "" || u.APIKey == "" || u.APISecret == "" {
+			add("rest.upstream needs url, api_key and api_secret together")
+		}
+		if u.Timeout <= 0 {
+			add("rest.upstream.timeout: must be a positive duration")
+		}
+		return
+	}
+	if r.APIKey != "" {
+		if _, ok := c.Keys[r.APIKey]; !ok {
+			add("rest.api_key %q is not one of the configured keys", r.APIKey)
+		}
+	} else if len(c.Keys) > 1 {
+		add("rest.api_key: several API keys are configured; name the one that signs the gateway's join tokens")
+	}
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"github.com/usher-rtc/usher/docs"
+	"github.com/usher-rtc/usher/internal/api/rest"
 	"github.com/usher-rtc/usher/internal/api/twirp"
 	"github.com/usher-rtc/usher/internal/apierr"
 	"github.com/usher-rtc/usher/internal/auth"
@@ -126,11 +128,21 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		Logger:          log.With("component", "signal"),
 	})
 
+	roomService := twirpapi.NewRoomService(s.rooms)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveRoot)
+	if cfg.REST.Enabled {
+		gw, err := newGateway(cfg, roomService, log)
+		if err != nil {
+			engine.Close()
+			_ = st.Close()
+			return nil, err
+		}
+		mux.Handle("/livekit/", gw)
+	}
 	mux.Handle("/rtc", s.signal)
 	mux.Handle("/rtc/", s.signal)
-	mux.Handle("/twirp/livekit.RoomService/", twirpapi.NewHandler(twirpapi.NewRoomService(s.rooms), twirpapi.HandlerOptions{
+	mux.Handle("/twirp/livekit.RoomService/", twirpapi.NewHandler(roomService, twirpapi.HandlerOptions{
 		Verifier:    s.verifier,
 		MaxBodySize: cfg.Limit.MaxRequestBodySize,
 		Logger:      log.With("component", "twirp"),
@@ -258,6 +270,47 @@ func (s *Server) sweep() {
 
 // Revocations returns the token revocation list.
 func (s *Server) Revocations() *auth.Revocations { return s.revoked }
+
+// newGateway builds the REST gateway over this server's Room service, or over the
+// configured upstream.
+func newGateway(cfg *config.Config, local livekit.RoomService, log *slog.Logger) (*rest.Gateway, error) {
+	rc := cfg.REST
+	openapiJSON, err := docs.OpenAPIJSON()
+	if err != nil {
+		return nil, err
+	}
+	opts := rest.Options{
+		Tokens:          rc.Tokens,
+		AuthRequired:    rc.AuthRequired,
+		LiveKitURL:      rc.LiveKitURL,
+		DefaultTokenTTL: rc.DefaultTokenTTL,
+		MaxTokenTTL:     rc.MaxTokenTTL,
+		MaxBodySize:     1 << 20,
+		OpenAPIYAML:     docs.OpenAPIYAML,
+		OpenAPIJSON:     openapiJSON,
+		Logger:          log.With("component", "rest"),
+	}
+	if u := rc.Upstream; u.URL != "" {
+		opts.Service = rest.Upstream(u.URL, u.APIKey, u.APISecret, u.Timeout)
+		opts.APIKey, opts.APISecret = u.APIKey, u.APISecret
+		opts.Timeout = u.Timeout + time.Second
+		log.Info("REST gateway fronts an upstream server", "url", u.URL)
+	} else {
+		opts.Service = rest.Operator(local)
+		opts.APIKey = rc.APIKey
+		if opts.APIKey == "" {
+			for k := range cfg.Keys {
+				opts.APIKey = k
+			}
+		}
+		opts.APISecret = cfg.Keys[opts.APIKey]
+		opts.Timeout = 10 * time.Second
+	}
+	if !rc.AuthRequired {
+		log.Warn("REST gateway: a request without an API token may act on every room (set rest.auth_required to refuse it)")
+	}
+	return rest.New(opts), nil
+}
 
 // serverInfo is what clients are told about the server. The version is the LiveKit
 // server version whose protocol Usher speaks, since client SDKs compare it to enable

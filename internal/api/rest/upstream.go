@@ -1,0 +1,214 @@
+package rest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/twitchtv/twirp"
+
+	"github.com/usher-rtc/usher/internal/apierr"
+	"github.com/usher-rtc/usher/internal/auth"
+	"github.com/usher-rtc/usher/internal/room"
+)
+
+// Operator wraps the server's own RoomService so every call carries operator rights:
+// the gateway has already checked the caller's access.
+func Operator(svc livekit.RoomService) livekit.RoomService { return operator{svc} }
+
+type operator struct{ livekit.RoomService }
+
+func (o operator) CreateRoom(ctx context.Context, r *livekit.CreateRoomRequest) (*livekit.Room, error) {
+	return o.RoomService.CreateRoom(auth.OperatorContext(ctx), r)
+}
+
+func (o operator) ListRooms(ctx context.Context, r *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
+	return o.RoomService.ListRooms(auth.OperatorContext(ctx), r)
+}
+
+func (o operator) DeleteRoom(ctx context.Context, r *livekit.DeleteRoomRequest) (*livekit.DeleteRoomResponse, error) {
+	return o.RoomService.DeleteRoom(auth.OperatorContext(ctx), r)
+}
+
+func (o operator) ListParticipants(ctx context.Context, r *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error) {
+	return o.RoomService.ListParticipants(auth.OperatorContext(ctx), r)
+}
+
+func (o operator) GetParticipant(ctx context.Context, r *livekit.RoomParticipantIdentity) (*livekit.ParticipantInfo, error) {
+	return o.RoomService.GetParticipant(auth.OperatorContext(ctx), r)
+}
+
+func (o operator) RemoveParticipant(ctx context.Context, r *livekit.RoomParticipantIdentity) (*livekit.RemoveParticipantResponse, error) {
+	return o.RoomService.RemoveParticipant(auth.OperatorContext(ctx), r)
+}
+
+func (o operator) MutePublishedTrack(ctx context.Context, r *livekit.MuteRoomTrackRequest) (*livekit.MuteRoomTrackResponse, error) {
+	return o.RoomService.MutePublishedTrack(auth.OperatorContext(ctx), r)
+}
+
+func (o operator) UpdateParticipant(ctx context.Context, r *livekit.UpdateParticipantRequest) (*livekit.ParticipantInfo, error) {
+	return o.RoomService.UpdateParticipant(auth.OperatorContext(ctx), r)
+}
+
+func (o operator) MoveParticipant(ctx context.Context, r *livekit.MoveParticipantRequest) (*livekit.MoveParticipantResponse, error) {
+	return o.RoomService.MoveParticipant(auth.OperatorContext(ctx), r)
+}
+
+func (o operator) ForwardParticipant(ctx context.Context, r *livekit.ForwardParticipantRequest) (*livekit.ForwardParticipantResponse, error) {
+	return o.RoomService.ForwardParticipant(auth.OperatorContext(ctx), r)
+}
+
+// Upstream returns the RoomService of a remote LiveKit-compatible server, reached
+// through the official SDK's Twirp client (which signs each call with the grants it
+// needs). Its errors are translated: an unreachable or silent upstream becomes
+// UPSTREAM_UNAVAILABLE or UPSTREAM_TIMEOUT, never a hang; not_found is left for the
+// endpoint to name.
+func Upstream(serverURL, apiKey, apiSecret string, timeout time.Duration) livekit.RoomService {
+	client := lksdk.NewRoomServiceClient(serverURL, apiKey, apiSecret)
+	return upstream{c: client, timeout: timeout}
+}
+
+type upstream struct {
+	c       *lksdk.RoomServiceClient
+	timeout time.Duration
+}
+
+var _ livekit.RoomService = upstream{}
+
+// call runs one upstream call with the gateway's timeout and translates its error.
+func call[T any](u upstream, ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, u.timeout)
+	defer cancel()
+	res, err := f(lksdk.WithFailover(ctx, false))
+	if err != nil {
+		var zero T
+		return zero, translate(ctx, err)
+	}
+	return res, nil
+}
+
+// translate maps a Twirp client error to the catalogue's typed errors.
+func translate(ctx context.Context, err error) error {
+	var urlErr *url.Error
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		return fmt.Errorf("%w: no answer in time", apierr.ErrUpstreamTimeout)
+	}
+	var te twirp.Error
+	if errors.As(err, &te) {
+		if te.Code() == twirp.Internal && (errors.As(err, &urlErr) || errors.As(err, &netErr)) {
+			return fmt.Errorf("%w: %s", apierr.ErrUpstreamUnavailable, describeNetError(err))
+		}
+		msg := te.Msg()
+		switch te.Code() {
+		case twirp.NotFound:
+			return fmt.Errorf("%w: %s", ErrUpstreamNotFound, msg)
+		case twirp.InvalidArgument, twirp.Malformed, twirp.OutOfRange:
+			return fmt.Errorf("%w: %s", room.ErrInvalidArgument, msg)
+		case twirp.FailedPrecondition:
+			return fmt.Errorf("%w: %s", room.ErrRemoteUnmuteDisabled, msg)
+		case twirp.AlreadyExists:
+			return fmt.Errorf("%w: %s", room.ErrDuplicateIdentity, msg)
+		case twirp.ResourceExhausted:
+			return fmt.Errorf("%w: %s", room.ErrRoomFull, msg)
+		case twirp.Unimplemented:
+			return fmt.Errorf("%w: %s", room.ErrUnsupported, msg)
+		case twirp.Unauthenticated, twirp.PermissionDenied:
+			return fmt.Errorf("%w: the upstream server refused the gateway's API key", apierr.ErrUpstreamUnavailable)
+		case twirp.Unavailable, twirp.BadRoute:
+			return fmt.Errorf("%w: %s", apierr.ErrUpstreamUnavailable, msg)
+		case twirp.DeadlineExceeded, twirp.Canceled:
+			return fmt.Errorf("%w: %s", apierr.ErrUpstreamTimeout, msg)
+		}
+		return fmt.Errorf("upstream %s: %s", te.Code(), msg)
+	}
+	if errors.As(err, &urlErr) || errors.As(err, &netErr) {
+		return fmt.Errorf("%w: %s", apierr.ErrUpstreamUnavailable, describeNetError(err))
+	}
+	return err
+}
+
+func describeNetError(err error) string {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return "could not connect"
+	}
+	return "the connection failed"
+}
+
+func (u upstream) CreateRoom(ctx context.Context, r *livekit.CreateRoomRequest) (*livekit.Room, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.Room, error) { return u.c.CreateRoom(ctx, r) })
+}
+
+func (u upstream) ListRooms(ctx context.Context, r *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.ListRoomsResponse, error) { return u.c.ListRooms(ctx, r) })
+}
+
+func (u upstream) DeleteRoom(ctx context.Context, r *livekit.DeleteRoomRequest) (*livekit.DeleteRoomResponse, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.DeleteRoomResponse, error) { return u.c.DeleteRoom(ctx, r) })
+}
+
+func (u upstream) ListParticipants(ctx context.Context, r *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.ListParticipantsResponse, error) {
+		return u.c.ListParticipants(ctx, r)
+	})
+}
+
+func (u upstream) GetParticipant(ctx context.Context, r *livekit.RoomParticipantIdentity) (*livekit.ParticipantInfo, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.ParticipantInfo, error) { return u.c.GetParticipant(ctx, r) })
+}
+
+func (u upstream) RemoveParticipant(ctx context.Context, r *livekit.RoomParticipantIdentity) (*livekit.RemoveParticipantResponse, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.RemoveParticipantResponse, error) {
+		return u.c.RemoveParticipant(ctx, r)
+	})
+}
+
+func (u upstream) MutePublishedTrack(ctx context.Context, r *livekit.MuteRoomTrackRequest) (*livekit.MuteRoomTrackResponse, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.MuteRoomTrackResponse, error) {
+		return u.c.MutePublishedTrack(ctx, r)
+	})
+}
+
+func (u upstream) UpdateParticipant(ctx context.Context, r *livekit.UpdateParticipantRequest) (*livekit.ParticipantInfo, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.ParticipantInfo, error) { return u.c.UpdateParticipant(ctx, r) })
+}
+
+func (u upstream) UpdateSubscriptions(ctx context.Context, r *livekit.UpdateSubscriptionsRequest) (*livekit.UpdateSubscriptionsResponse, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.UpdateSubscriptionsResponse, error) {
+		return u.c.UpdateSubscriptions(ctx, r)
+	})
+}
+
+func (u upstream) SendData(ctx context.Context, r *livekit.SendDataRequest) (*livekit.SendDataResponse, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.SendDataResponse, error) { return u.c.SendData(ctx, r) })
+}
+
+func (u upstream) UpdateRoomMetadata(ctx context.Context, r *livekit.UpdateRoomMetadataRequest) (*livekit.Room, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.Room, error) { return u.c.UpdateRoomMetadata(ctx, r) })
+}
+
+func (u upstream) ForwardParticipant(ctx context.Context, r *livekit.ForwardParticipantRequest) (*livekit.ForwardParticipantResponse, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.ForwardParticipantResponse, error) {
+		return u.c.ForwardParticipant(ctx, r)
+	})
+}
+
+func (u upstream) MoveParticipant(ctx context.Context, r *livekit.MoveParticipantRequest) (*livekit.MoveParticipantResponse, error) {
+	return call(u, ctx, func(ctx context.Context) (*livekit.MoveParticipantResponse, error) {
+		return u.c.MoveParticipant(ctx, r)
+	})
+}
+
+// PerformRpc is not offered by the SDK's client; the gateway does not use it.
+func (u upstream) PerformRpc(context.Context, *livekit.PerformRpcRequest) (*livekit.PerformRpcResponse, error) {
+	return nil, fmt.Errorf("%w: PerformRpc through the upstream", apierr.ErrUnimplemented)
+}
+
+var _ http.Handler = (*Gateway)(nil)
