@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const strongSecret = "0123456789abcdef0123456789abcdef"
@@ -216,5 +217,55 @@ func TestLoadFileAndBody(t *testing.T) {
 	_, _, err = Load(LoadOptions{File: filepath.Join(dir, "nope.yaml")})
 	if err == nil || !strings.Contains(err.Error(), "config file") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestValidateREST(t *testing.T) {
+	base := func() *Config {
+		c := Default()
+		c.Keys = map[string]string{"APIk": strongSecret}
+		c.REST.Enabled = true
+		return c
+	}
+	if err := base().Validate(); err != nil {
+		t.Fatalf("open gateway: %v", err)
+	}
+	cases := []struct {
+		mut  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.REST.AuthRequired = true }, "rest.tokens is empty"},
+		{func(c *Config) { c.REST.Tokens = map[string]string{"short": "t1"} }, "at least 16"},
+		{func(c *Config) { c.REST.Tokens = map[string]string{"0123456789abcdef": ""} }, "no auth id"},
+		{func(c *Config) { c.REST.Upstream.URL = "http://x" }, "url, api_key and api_secret together"},
+		{func(c *Config) { c.Keys["APIother"] = strongSecret }, "several API keys"},
+		{func(c *Config) { c.REST.APIKey = "APInope" }, `"APInope" is not one of the configured keys`},
+		{func(c *Config) { c.REST.LiveKitURL = "example.com" }, "must start with"},
+		{func(c *Config) { c.REST.DefaultTokenTTL = 48 * time.Hour }, "at most rest.max_token_ttl"},
+	}
+	for _, tc := range cases {
+		c := base()
+		tc.mut(c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate = %v, want %q", err, tc.want)
+		}
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokens.yaml")
+	if err := os.WriteFile(path, []byte("tenant-token-0123456789: tenant-a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := base()
+	c.REST.TokenFile = path
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "rest.token_file") || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("readable token file: %v", err)
+	}
+	_ = os.Chmod(path, 0o600)
+	c = base()
+	c.REST.TokenFile = path
+	c.REST.AuthRequired = true
+	if err := c.Validate(); err != nil || c.REST.Tokens["tenant-token-0123456789"] != "tenant-a" {
+		t.Errorf("token file: %v %v", err, c.REST.Tokens)
 	}
 }
