@@ -140,17 +140,10 @@ func WriteTwirp(w http.ResponseWriter, err error) {
 	if errors.As(err, &te) {
 		code, msg, status = te.Code(), te.Msg(), twirp.ServerHTTPStatusFromErrorCode(te.Code())
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(struct {
+	WriteJSON(w, status, struct {
 		Code string `json:"code"`
 		Msg  string `json:"msg"`
 	}{string(code), msg})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 }
 
 // WriteREST writes err as the REST gateway's error body, {"error": "...", "code":

@@ -296,7 +296,7 @@ func newGateway(cfg *config.Config, local livekit.RoomService, log *slog.Logger)
 		opts.Timeout = u.Timeout + time.Second
 		log.Info("REST gateway fronts an upstream server", "url", u.URL)
 	} else {
-		opts.Service = rest.Operator(local)
+		opts.Service, opts.Local = local, true
 		opts.APIKey = rc.APIKey
 		if opts.APIKey == "" {
 			for k := range cfg.Keys {

@@ -20,14 +20,18 @@ import (
 	"github.com/livekit/protocol/livekit"
 
 	"github.com/usher-rtc/usher/internal/apierr"
+	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/room"
 )
 
 // Options configures the gateway.
 type Options struct {
-	// Service is the Room service the gateway acts through. Calls carry operator
-	// rights: the gateway enforces tenancy itself.
+	// Service is the Room service the gateway acts through.
 	Service livekit.RoomService
+	// Local says Service is this server's own: its calls then carry operator rights
+	// (auth.OperatorContext), since the gateway enforces tenancy itself. A remote
+	// service signs its calls with the upstream's key instead.
+	Local bool
 	// Tokens maps API tokens to auth ids (tenants).
 	Tokens map[string]string
 	// AuthRequired refuses requests without a token.
@@ -207,6 +211,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rt route) {
 		r.Body = http.MaxBytesReader(w, r.Body, g.opts.MaxBodySize)
 	}
 	ctx := r.Context()
+	if g.opts.Local {
+		ctx = auth.OperatorContext(ctx)
+	}
 	if g.opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, g.opts.Timeout)

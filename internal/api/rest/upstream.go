@@ -14,55 +14,8 @@ import (
 	"github.com/twitchtv/twirp"
 
 	"github.com/usher-rtc/usher/internal/apierr"
-	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/room"
 )
-
-// Operator wraps the server's own RoomService so every call carries operator rights:
-// the gateway has already checked the caller's access.
-func Operator(svc livekit.RoomService) livekit.RoomService { return operator{svc} }
-
-type operator struct{ livekit.RoomService }
-
-func (o operator) CreateRoom(ctx context.Context, r *livekit.CreateRoomRequest) (*livekit.Room, error) {
-	return o.RoomService.CreateRoom(auth.OperatorContext(ctx), r)
-}
-
-func (o operator) ListRooms(ctx context.Context, r *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
-	return o.RoomService.ListRooms(auth.OperatorContext(ctx), r)
-}
-
-func (o operator) DeleteRoom(ctx context.Context, r *livekit.DeleteRoomRequest) (*livekit.DeleteRoomResponse, error) {
-	return o.RoomService.DeleteRoom(auth.OperatorContext(ctx), r)
-}
-
-func (o operator) ListParticipants(ctx context.Context, r *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error) {
-	return o.RoomService.ListParticipants(auth.OperatorContext(ctx), r)
-}
-
-func (o operator) GetParticipant(ctx context.Context, r *livekit.RoomParticipantIdentity) (*livekit.ParticipantInfo, error) {
-	return o.RoomService.GetParticipant(auth.OperatorContext(ctx), r)
-}
-
-func (o operator) RemoveParticipant(ctx context.Context, r *livekit.RoomParticipantIdentity) (*livekit.RemoveParticipantResponse, error) {
-	return o.RoomService.RemoveParticipant(auth.OperatorContext(ctx), r)
-}
-
-func (o operator) MutePublishedTrack(ctx context.Context, r *livekit.MuteRoomTrackRequest) (*livekit.MuteRoomTrackResponse, error) {
-	return o.RoomService.MutePublishedTrack(auth.OperatorContext(ctx), r)
-}
-
-func (o operator) UpdateParticipant(ctx context.Context, r *livekit.UpdateParticipantRequest) (*livekit.ParticipantInfo, error) {
-	return o.RoomService.UpdateParticipant(auth.OperatorContext(ctx), r)
-}
-
-func (o operator) MoveParticipant(ctx context.Context, r *livekit.MoveParticipantRequest) (*livekit.MoveParticipantResponse, error) {
-	return o.RoomService.MoveParticipant(auth.OperatorContext(ctx), r)
-}
-
-func (o operator) ForwardParticipant(ctx context.Context, r *livekit.ForwardParticipantRequest) (*livekit.ForwardParticipantResponse, error) {
-	return o.RoomService.ForwardParticipant(auth.OperatorContext(ctx), r)
-}
 
 // Upstream returns the RoomService of a remote LiveKit-compatible server, reached
 // through the official SDK's Twirp client (which signs each call with the grants it
