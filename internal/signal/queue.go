@@ -169,10 +169,3 @@ func (q *outQueue) overflowed() bool {
 	defer q.mu.Unlock()
 	return q.overflow
 }
-
-// empty reports whether nothing waits.
-func (q *outQueue) empty() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.entries) == 0
-}

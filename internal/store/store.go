@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrInUse is returned when another process holds the data directory.
@@ -40,7 +41,7 @@ func Open(dir string) (*Store, error) {
 	path := filepath.Join(dir, "usher.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%w: %s (is another usher running with the same data_dir?)", ErrInUse, path)
 		}
 		return nil, fmt.Errorf("data_dir: opening %s: %w", path, err)

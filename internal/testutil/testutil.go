@@ -61,7 +61,7 @@ func StartServer(t testing.TB, opts ...Option) *TestServer {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}
-	var w io.Writer = io.Discard
+	w := io.Discard
 	if os.Getenv("USHER_TEST_LOG") != "" {
 		w = os.Stderr
 	}
