@@ -112,6 +112,10 @@ func (r *Room) Info() *livekit.Room {
 
 func (r *Room) infoLocked() *livekit.Room {
 	num, publishers, recording := r.countsLocked()
+	return r.infoWithCounts(num, publishers, recording)
+}
+
+func (r *Room) infoWithCounts(num, publishers uint32, recording bool) *livekit.Room {
 	return &livekit.Room{
 		Sid:              r.sid,
 		Name:             r.name,
@@ -224,11 +228,7 @@ func (r *Room) setMetadata(md string) (*livekit.Room, error) {
 	}
 	r.metadata = md
 	info := r.infoLocked()
-	for _, p := range r.participants {
-		if p.activated && !p.left {
-			p.sink.SendRoomUpdate(info)
-		}
-	}
+	r.sendRoomLocked(info)
 	return info, nil
 }
 
@@ -239,7 +239,11 @@ func (r *Room) roomChangedLocked() {
 		return
 	}
 	r.lastNum, r.lastPublishers, r.lastRecording = num, publishers, recording
-	info := r.infoLocked()
+	r.sendRoomLocked(r.infoWithCounts(num, publishers, recording))
+}
+
+// sendRoomLocked queues a room update for everyone in the room.
+func (r *Room) sendRoomLocked(info *livekit.Room) {
 	for _, p := range r.participants {
 		if p.activated && !p.left {
 			p.sink.SendRoomUpdate(info)
