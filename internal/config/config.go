@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -47,8 +48,22 @@ type Config struct {
 	Room    RoomConfig    `yaml:"room"`
 	Signal  SignalConfig  `yaml:"signal"`
 	REST    RESTConfig    `yaml:"rest"`
+	HTTP    HTTPConfig    `yaml:"http"`
 	Logging LoggingConfig `yaml:"logging"`
 	Limit   LimitConfig   `yaml:"limit"`
+}
+
+// HTTPConfig bounds how long the HTTP server waits for clients (Usher only). The /rtc
+// WebSocket is exempt once upgraded: it has its own ping timeout.
+type HTTPConfig struct {
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing a response, from the end of the request headers.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout bounds how long a keep-alive connection waits for its next request.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // RESTConfig configures the REST gateway under /livekit/ (Usher only).
@@ -66,8 +81,12 @@ type RESTConfig struct {
 	// only configured key).
 	APIKey string `yaml:"api_key"`
 	// LiveKitURL is the URL clients connect to, returned with issued tokens (default:
-	// derived from the request's host).
+	// the server's own address: rtc.node_ip or the first bind address, and the port).
+	// The request's Host header is never used.
 	LiveKitURL string `yaml:"livekit_url"`
+	// CORSOrigins are the web origins ("https://app.example.com") allowed to call the
+	// gateway from a browser. Any other cross-origin request is refused.
+	CORSOrigins []string `yaml:"cors_origins"`
 	// DefaultTokenTTL and MaxTokenTTL bound issued join tokens.
 	DefaultTokenTTL time.Duration `yaml:"default_token_ttl"`
 	MaxTokenTTL     time.Duration `yaml:"max_token_ttl"`
@@ -105,6 +124,11 @@ type SignalConfig struct {
 	QueueSize int `yaml:"queue_size"`
 	// WriteTimeout bounds writing one message to a client.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MaxConnectionsPerIP bounds the signal WebSockets open from one client address.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// MaxConnectionsPerIdentity bounds the signal WebSockets open for one identity in
+	// one room (a resuming client briefly holds two).
+	MaxConnectionsPerIdentity int `yaml:"max_connections_per_identity"`
 }
 
 // RTCConfig configures WebRTC transports.
@@ -195,6 +219,15 @@ func Default() *Config {
 			TokenTTL:        10 * time.Minute,
 			QueueSize:       1024,
 			WriteTimeout:    10 * time.Second,
+
+			MaxConnectionsPerIP:       512,
+			MaxConnectionsPerIdentity: 4,
+		},
+		HTTP: HTTPConfig{
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       2 * time.Minute,
 		},
 		REST: RESTConfig{
 			DefaultTokenTTL: 6 * time.Hour,
@@ -276,6 +309,10 @@ func (c *Config) Validate() error {
 		{"signal.refresh_interval", c.Signal.RefreshInterval},
 		{"signal.token_ttl", c.Signal.TokenTTL},
 		{"signal.write_timeout", c.Signal.WriteTimeout},
+		{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout},
+		{"http.read_timeout", c.HTTP.ReadTimeout},
+		{"http.write_timeout", c.HTTP.WriteTimeout},
+		{"http.idle_timeout", c.HTTP.IdleTimeout},
 	}
 	for _, d := range durations {
 		if d.v <= 0 {
@@ -291,6 +328,15 @@ func (c *Config) Validate() error {
 	c.validateREST(add)
 	if c.Signal.QueueSize < 16 {
 		add("signal.queue_size: must be at least 16 (got %d)", c.Signal.QueueSize)
+	}
+	if c.Signal.MaxConnectionsPerIP < 1 {
+		add("signal.max_connections_per_ip: must be at least 1 (got %d)", c.Signal.MaxConnectionsPerIP)
+	}
+	if c.Signal.MaxConnectionsPerIdentity < 2 {
+		add("signal.max_connections_per_identity: must be at least 2, so a client can resume (got %d)", c.Signal.MaxConnectionsPerIdentity)
+	}
+	if c.HTTP.ReadHeaderTimeout > c.HTTP.ReadTimeout {
+		add("http.read_header_timeout (%s) must not be longer than http.read_timeout (%s)", c.HTTP.ReadHeaderTimeout, c.HTTP.ReadTimeout)
 	}
 	switch c.Room.DuplicateIdentity {
 	case DuplicateReplace, DuplicateReject:
@@ -422,6 +468,18 @@ func (c *Config) validateREST(add func(string, ...any)) {
 	if r.LiveKitURL != "" && !strings.HasPrefix(r.LiveKitURL, "ws://") && !strings.HasPrefix(r.LiveKitURL, "wss://") &&
 		!strings.HasPrefix(r.LiveKitURL, "http://") && !strings.HasPrefix(r.LiveKitURL, "https://") {
 		add("rest.livekit_url: %q must start with ws://, wss://, http:// or https://", r.LiveKitURL)
+	}
+	for _, o := range r.CORSOrigins {
+		if o == "*" {
+			if !r.AuthRequired {
+				add("rest.cors_origins: \"*\" lets every web page use a gateway that needs no API token; list origins, or turn on rest.auth_required")
+			}
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			add("rest.cors_origins: %q is not an origin such as \"https://app.example.com\"", o)
+		}
 	}
 	u := r.Upstream
 	if u.URL != "" || u.APIKey != "" || u.APISecret != "" {
