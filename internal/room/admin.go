@@ -22,7 +22,7 @@ type Revoker interface {
 // lockedParticipant finds a participant by room and identity and returns it with its
 // room locked; the caller unlocks with Room.unlock.
 func (m *Manager) lockedParticipant(roomName, identity string) (*Room, *Participant, error) {
-	if err := validateName("participant identity", identity, m.opts.Limits.MaxParticipantIdentityLength); err != nil {
+	if err := ValidateIdentity(m.opts.Limits, identity); err != nil {
 		return nil, nil, err
 	}
 	r, err := m.Room(roomName)
@@ -79,10 +79,13 @@ func (u Update) empty() bool {
 // validate checks u against the limits and returns the merged attributes.
 func (m *Manager) validateUpdate(u Update, current map[string]string) (map[string]string, error) {
 	l := m.opts.Limits
-	if len(u.Name) > l.MaxParticipantNameLength {
-		return nil, fmt.Errorf("%w: name is %d bytes; the limit is %d", ErrInvalidArgument, len(u.Name), l.MaxParticipantNameLength)
+	if err := ValidateParticipantName(l, u.Name); err != nil {
+		return nil, err
 	}
 	if err := m.validateMetadata("participant metadata", u.Metadata); err != nil {
+		return nil, err
+	}
+	if err := ValidatePermission(u.Permission); err != nil {
 		return nil, err
 	}
 	if len(u.Attributes) == 0 {
@@ -102,7 +105,7 @@ func (m *Manager) validateUpdate(u Update, current map[string]string) (map[strin
 			merged[k] = v
 		}
 	}
-	if err := m.validateAttributes(merged); err != nil {
+	if err := ValidateAttributes(l, merged); err != nil {
 		return nil, err
 	}
 	return merged, nil

@@ -6,8 +6,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/livekit/protocol/livekit"
 
@@ -54,23 +52,6 @@ func (m *Manager) Limits() config.LimitConfig { return m.opts.Limits }
 // ValidateRoomName checks a room name against the limits.
 func (m *Manager) ValidateRoomName(name string) error {
 	return validateName("room name", name, m.opts.Limits.MaxRoomNameLength)
-}
-
-func validateName(what, s string, max int) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("%w: %s is empty", ErrInvalidArgument, what)
-	case len(s) > max:
-		return fmt.Errorf("%w: %s is %d bytes; the limit is %d", ErrInvalidArgument, what, len(s), max)
-	case !utf8.ValidString(s):
-		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidArgument, what)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("%w: %s contains a control character (%U)", ErrInvalidArgument, what, r)
-		}
-	}
-	return nil
 }
 
 // JoinRoom returns the room a participant joins: the open room called name, or, when
@@ -140,35 +121,11 @@ func (m *Manager) CheckJoin(name string, autoCreate bool, jp JoinParams) error {
 
 // validateParticipant checks what a joining participant brings against the limits.
 func (m *Manager) validateParticipant(jp JoinParams) error {
-	l := m.opts.Limits
-	if err := validateName("participant identity", jp.Identity, l.MaxParticipantIdentityLength); err != nil {
-		return err
-	}
-	if len(jp.Name) > l.MaxParticipantNameLength {
-		return fmt.Errorf("%w: participant name is %d bytes; the limit is %d", ErrInvalidArgument, len(jp.Name), l.MaxParticipantNameLength)
-	}
-	if err := m.validateMetadata("participant metadata", jp.Metadata); err != nil {
-		return err
-	}
-	return m.validateAttributes(jp.Attributes)
-}
-
-func (m *Manager) validateAttributes(attrs map[string]string) error {
-	n := 0
-	for k, v := range attrs {
-		n += len(k) + len(v)
-	}
-	if max := m.opts.Limits.MaxAttributesSize; n > max {
-		return fmt.Errorf("%w: participant attributes are %d bytes; the limit is %d", ErrInvalidArgument, n, max)
-	}
-	return nil
+	return ValidateParticipantFields(m.opts.Limits, jp.Identity, jp.Name, jp.Metadata, jp.Attributes)
 }
 
 func (m *Manager) validateMetadata(what, md string) error {
-	if max := m.opts.Limits.MaxMetadataSize; len(md) > max {
-		return fmt.Errorf("%w: %s is %d bytes; the limit is %d", ErrInvalidArgument, what, len(md), max)
-	}
-	return nil
+	return ValidateMetadata(m.opts.Limits, what, md)
 }
 
 // CreateRoom creates a room, or returns the existing room of that name unchanged
