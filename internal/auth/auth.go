@@ -6,6 +6,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -45,6 +46,9 @@ type Claims struct {
 	IssuedAt, NotBefore, ExpiresAt time.Time
 	// Grants holds identity, name, metadata, attributes, kind and the video grant.
 	Grants *lkauth.ClaimGrants
+	// SignatureHash is the SHA-256 of the token's decoded signature, which names the
+	// token for revocation (see SignatureHash).
+	SignatureHash [32]byte
 }
 
 // Video returns the video grant, never nil.
@@ -96,6 +100,16 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if len(raw) > MaxTokenSize {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrMalformedToken, MaxTokenSize)
 	}
+	header, payload, _, err := segments(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHeader(header); err != nil {
+		return nil, err
+	}
+	if err := checkClaims(payload); err != nil {
+		return nil, err
+	}
 	parsed, err := lkauth.ParseAPIToken(raw)
 	if err != nil {
 		return nil, classify(err)
@@ -112,7 +126,7 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	c := &Claims{APIKey: key, ID: reg.ID, Grants: grants}
+	c := &Claims{APIKey: key, ID: reg.ID, Grants: grants, SignatureHash: SignatureHash(raw)}
 	if reg.IssuedAt != nil {
 		c.IssuedAt = reg.IssuedAt.Time
 	}
@@ -128,7 +142,11 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 // classify turns a JWT library error into one of this package's errors, without
 // echoing anything of the token.
 func classify(err error) error {
+	var typ *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &typ) && typ.Field != "":
+		field := strings.TrimPrefix(strings.TrimPrefix(typ.Field, "ClaimGrants."), "RegisteredClaims.")
+		return fmt.Errorf("%w: claim %q has the wrong type (%s expected)", ErrMalformedToken, field, typ.Type.Kind())
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return ErrTokenExpired
 	case errors.Is(err, jwt.ErrTokenNotValidYet):

@@ -11,7 +11,8 @@ import (
 	"github.com/usher-rtc/usher/internal/store"
 )
 
-// TokenRef names one issued token without keeping it: its SHA-256 and its expiry.
+// TokenRef names one issued token without keeping it: the SHA-256 of its decoded
+// signature, and its expiry.
 type TokenRef struct {
 	Hash    [32]byte
 	Expires time.Time
@@ -19,7 +20,7 @@ type TokenRef struct {
 
 // RefOf returns the reference of a raw token.
 func RefOf(raw string, expires time.Time) TokenRef {
-	return TokenRef{Hash: sha256.Sum256([]byte(raw)), Expires: expires}
+	return TokenRef{Hash: SignatureHash(raw), Expires: expires}
 }
 
 // Durable is where revocations are kept across restarts (the embedded store).
@@ -44,10 +45,23 @@ type identityRevocation struct {
 type Revocations struct {
 	durable Durable
 
-	mu       sync.RWMutex
-	tokens   map[[32]byte]time.Time
+	mu sync.RWMutex
+	// tokens holds revoked tokens by the hash of their decoded signature.
+	tokens map[[32]byte]time.Time
+	// legacy holds revocations stored by earlier versions, keyed by the hash of the
+	// token's text. Tokens are now accepted only in their canonical spelling, so that
+	// key is unique too; these expire with their tokens.
+	legacy   map[[32]byte]time.Time
 	identity map[identityKey]identityEntry
 }
+
+// Durable key prefixes: "s/" + hex signature hash, "i/" + room NUL identity, and the
+// legacy "t/" + hex hash of the token text.
+const (
+	prefixSignature = "s/"
+	prefixIdentity  = "i/"
+	prefixLegacy    = "t/"
+)
 
 type identityEntry struct {
 	before, expires time.Time
@@ -58,6 +72,7 @@ func NewRevocations(durable Durable) (*Revocations, error) {
 	r := &Revocations{
 		durable:  durable,
 		tokens:   make(map[[32]byte]time.Time),
+		legacy:   make(map[[32]byte]time.Time),
 		identity: make(map[identityKey]identityEntry),
 	}
 	if durable == nil {
@@ -68,14 +83,21 @@ func NewRevocations(durable Durable) (*Revocations, error) {
 		return nil, fmt.Errorf("loading revocations: %w", err)
 	}
 	for _, rec := range recs {
+		if len(rec.Key) < 2 {
+			continue
+		}
 		switch rec.Key[:2] {
-		case "t/":
+		case prefixSignature, prefixLegacy:
 			var h [32]byte
 			if b, err := hex.DecodeString(rec.Key[2:]); err == nil && len(b) == 32 {
 				copy(h[:], b)
-				r.tokens[h] = rec.Expires
+				if rec.Key[:2] == prefixSignature {
+					r.tokens[h] = rec.Expires
+				} else {
+					r.legacy[h] = rec.Expires
+				}
 			}
-		case "i/":
+		case prefixIdentity:
 			var ir identityRevocation
 			if json.Unmarshal(rec.Data, &ir) == nil {
 				r.identity[identityKey{ir.Room, ir.Identity}] = identityEntry{ir.Before, rec.Expires}
@@ -99,7 +121,7 @@ func (r *Revocations) RevokeTokens(refs []TokenRef, room, identity, reason strin
 		if ref.Expires.After(latest) {
 			latest = ref.Expires
 		}
-		recs = append(recs, store.Revocation{Key: "t/" + hex.EncodeToString(ref.Hash[:]), Expires: ref.Expires, Data: json.RawMessage(`{}`)})
+		recs = append(recs, store.Revocation{Key: prefixSignature + hex.EncodeToString(ref.Hash[:]), Expires: ref.Expires, Data: json.RawMessage(`{}`)})
 	}
 	var ir *identityRevocation
 	if identity != "" {
@@ -107,7 +129,7 @@ func (r *Revocations) RevokeTokens(refs []TokenRef, room, identity, reason strin
 		// resolution, and a token minted right after the removal must work).
 		ir = &identityRevocation{Room: room, Identity: identity, Before: now.Truncate(time.Second), Reason: reason}
 		data, _ := json.Marshal(ir)
-		recs = append(recs, store.Revocation{Key: "i/" + room + "\x00" + identity, Expires: latest, Data: data})
+		recs = append(recs, store.Revocation{Key: prefixIdentity + room + "\x00" + identity, Expires: latest, Data: data})
 	}
 	if r.durable != nil {
 		if err := r.durable.PutRevocations(recs); err != nil {
@@ -133,10 +155,16 @@ func (r *Revocations) Check(raw string, c *Claims) error {
 	if r == nil {
 		return nil
 	}
-	h := sha256.Sum256([]byte(raw))
+	sig := c.SignatureHash
+	if sig == ([32]byte{}) {
+		sig = SignatureHash(raw)
+	}
 	now := time.Now()
 	r.mu.RLock()
-	exp, byHash := r.tokens[h]
+	exp, byHash := r.tokens[sig]
+	if len(r.legacy) > 0 && !byHash {
+		exp, byHash = r.legacy[sha256.Sum256([]byte(raw))]
+	}
 	ie, byIdentity := r.identity[identityKey{c.Video().Room, c.Identity()}]
 	r.mu.RUnlock()
 	if byHash && exp.After(now) {
@@ -151,9 +179,11 @@ func (r *Revocations) Check(raw string, c *Claims) error {
 // Sweep forgets expired revocations, in memory and in the durable store.
 func (r *Revocations) Sweep(now time.Time) error {
 	r.mu.Lock()
-	for h, exp := range r.tokens {
-		if !exp.After(now) {
-			delete(r.tokens, h)
+	for _, m := range []map[[32]byte]time.Time{r.tokens, r.legacy} {
+		for h, exp := range m {
+			if !exp.After(now) {
+				delete(m, h)
+			}
 		}
 	}
 	for k, e := range r.identity {
@@ -173,5 +203,5 @@ func (r *Revocations) Sweep(now time.Time) error {
 func (r *Revocations) Len() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.tokens) + len(r.identity)
+	return len(r.tokens) + len(r.legacy) + len(r.identity)
 }
