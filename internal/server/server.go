@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,9 +154,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	})
 
 	s.httpSrv = &http.Server{
-		Handler:           cors(mux),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           canonicalPath(cors(mux)),
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
@@ -323,6 +326,41 @@ func serverInfo(cfg *config.Config) *livekit.ServerInfo {
 		NodeId:    "usher",
 		DebugInfo: "usher " + version.Version,
 	}
+}
+
+// canonicalPath refuses a request whose path is not in its one clean form ("//",
+// "/./", "/../" segments) instead of letting the mux redirect it: an API path has one
+// spelling, so nothing downstream can be reached under another name. Encoded slashes
+// stay encoded, so REST path parameters may still contain them.
+func canonicalPath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.EscapedPath()
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && clean != "/" {
+			clean += "/"
+		}
+		if p == "" || clean == p {
+			next.ServeHTTP(w, r)
+			return
+		}
+		err := fmt.Errorf("%w: the path %q is not in its canonical form", apierr.ErrBadRoute, printablePath(p))
+		switch {
+		case strings.HasPrefix(p, "/twirp/"):
+			apierr.WriteTwirp(w, err)
+		case strings.HasPrefix(p, "/livekit/"):
+			apierr.WriteREST(w, err)
+		default:
+			http.Error(w, "404 page not found", http.StatusNotFound)
+		}
+	})
+}
+
+// printablePath bounds a path for an error message.
+func printablePath(p string) string {
+	if len(p) > 200 {
+		return p[:200] + "…"
+	}
+	return p
 }
 
 // serveRoot answers the health check at "/" and 404 elsewhere.
