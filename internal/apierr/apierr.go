@@ -75,6 +75,7 @@ var catalogue = []row{
 	{ErrUpstreamTimeout, Entry{twirp.DeadlineExceeded, http.StatusGatewayTimeout, "UPSTREAM_TIMEOUT"}},
 
 	{room.ErrRoomNotFound, Entry{twirp.NotFound, http.StatusNotFound, "ROOM_NOT_FOUND"}},
+	{room.ErrTenantMismatch, Entry{twirp.PermissionDenied, http.StatusForbidden, "ROOM_ACCESS_DENIED"}},
 	{room.ErrRoomClosed, Entry{twirp.NotFound, http.StatusNotFound, "ROOM_NOT_FOUND"}},
 	{room.ErrInvalidArgument, Entry{twirp.InvalidArgument, http.StatusBadRequest, "INVALID_REQUEST"}},
 	{room.ErrUnsupported, Entry{twirp.Unimplemented, http.StatusNotImplemented, "NOT_SUPPORTED"}},

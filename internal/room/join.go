@@ -20,6 +20,9 @@ func (r *Room) Reserve(jp JoinParams) (*Participant, error) {
 	r.mu.Lock()
 	defer r.unlock()
 	p := newParticipant(r, jp)
+	if err := r.checkTenantLocked(p); err != nil {
+		return nil, err
+	}
 	if err := r.checkJoinLocked(p); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package room
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -116,7 +117,11 @@ func (m *Manager) CheckJoin(name string, autoCreate bool, jp JoinParams) error {
 	}
 	r.mu.Lock()
 	defer r.unlock()
-	return r.checkJoinLocked(newParticipant(r, jp))
+	p := newParticipant(r, jp)
+	if err := r.checkTenantLocked(p); err != nil {
+		return err
+	}
+	return r.checkJoinLocked(p)
 }
 
 // validateParticipant checks what a joining participant brings against the limits.
@@ -243,10 +248,10 @@ func (m *Manager) UpdateRoomMetadata(name, metadata string) (*livekit.Room, erro
 		return nil, err
 	}
 	info, err := r.setMetadata(metadata)
-	if err != nil {
+	if errors.Is(err, ErrRoomClosed) {
 		return nil, fmt.Errorf("%w: %q", ErrRoomNotFound, name)
 	}
-	return info, nil
+	return info, err
 }
 
 // expire closes r when its close timer of generation gen fires and the room is

@@ -104,6 +104,8 @@ func (m *Manager) MoveParticipant(roomName, identity, dstName string) error {
 		dst.removeLocked(old, livekit.DisconnectReason_DUPLICATE_IDENTITY)
 	}
 	clear(p.subscriptions)
+	// An admin moved them: from now on their tokens are for the destination's tenant.
+	p.rebindTenantLocked(dst.tenant)
 	p.room.Store(dst)
 	p.bumpLocked()
 	dst.addLocked(p)

@@ -84,13 +84,15 @@ type Participant struct {
 	identity string
 	sink     Sink
 
-	name           string
-	metadata       string
-	attributes     map[string]string
-	kind           livekit.ParticipantInfo_Kind
-	kindDetails    []livekit.ParticipantInfo_KindDetail
-	permission     *livekit.ParticipantPermission
-	grants         *lkauth.ClaimGrants
+	name        string
+	metadata    string
+	attributes  map[string]string
+	kind        livekit.ParticipantInfo_Kind
+	kindDetails []livekit.ParticipantInfo_KindDetail
+	permission  *livekit.ParticipantPermission
+	grants      *lkauth.ClaimGrants
+	// tenant is the tenant the participant's token is bound to (see tenant.go).
+	tenant         string
 	state          livekit.ParticipantInfo_State
 	joinedAt       time.Time
 	version        uint32
@@ -166,6 +168,7 @@ func newParticipant(r *Room, jp JoinParams) *Participant {
 		kindDetails:    append([]livekit.ParticipantInfo_KindDetail(nil), jp.KindDetails...),
 		permission:     grants.Video.ToPermission(),
 		grants:         grants,
+		tenant:         tenantOfGrants(grants),
 		state:          livekit.ParticipantInfo_JOINING,
 		joinedAt:       time.Now(),
 		clientProtocol: jp.ClientProtocol,

@@ -5,6 +5,7 @@
 package room
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -20,6 +21,8 @@ type Room struct {
 	name      string
 	sid       string
 	createdAt time.Time
+	// tenant owns the room (the auth_id of its metadata at creation), or "".
+	tenant string
 
 	mu               sync.Mutex
 	emptyTimeout     uint32
@@ -75,6 +78,7 @@ func newRoom(m *Manager, req *livekit.CreateRoomRequest) *Room {
 	return &Room{
 		mgr:              m,
 		name:             req.Name,
+		tenant:           TenantOf(req.Metadata),
 		sid:              guid.New(guid.RoomPrefix),
 		createdAt:        time.Now(),
 		emptyTimeout:     orDefault(req.EmptyTimeout, d.EmptyTimeout),
@@ -225,6 +229,12 @@ func (r *Room) setMetadata(md string) (*livekit.Room, error) {
 	defer r.unlock()
 	if r.closed {
 		return nil, ErrRoomClosed
+	}
+	if t := TenantOf(md); t != r.tenant {
+		if r.tenant == "" {
+			return nil, fmt.Errorf("%w: room %q belongs to no tenant, and its metadata cannot give it one (auth_id %q)", ErrInvalidArgument, r.name, t)
+		}
+		return nil, fmt.Errorf("%w: room %q belongs to tenant %q for its whole life; its metadata must keep that auth_id", ErrInvalidArgument, r.name, r.tenant)
 	}
 	r.metadata = md
 	info := r.infoLocked()

@@ -132,6 +132,11 @@ func (g *Gateway) issueToken(ctx context.Context, c caller, r *http.Request) (in
 	if len(req.Attributes) > 0 {
 		at.SetAttributes(req.Attributes)
 	}
+	if c.authID != "" {
+		// The tenant claim: the token joins only this tenant's rooms, and a room it
+		// auto-creates belongs to this tenant.
+		at.SetRoomConfig(room.TenantClaim(c.authID))
+	}
 	expires := time.Now().Add(ttl)
 	tok, err := at.ToJWT()
 	if err != nil {

@@ -106,15 +106,7 @@ func (c caller) owns(r *livekit.Room) bool {
 	return c.authID == "" || authIDOf(r.GetMetadata()) == c.authID
 }
 
-func authIDOf(metadata string) string {
-	var m struct {
-		AuthID string `json:"auth_id"`
-	}
-	if json.Unmarshal([]byte(metadata), &m) != nil {
-		return ""
-	}
-	return m.AuthID
-}
+func authIDOf(metadata string) string { return room.TenantOf(metadata) }
 
 // authenticate finds the caller of r. Tokens are compared in constant time, against
 // every configured token.
