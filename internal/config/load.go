@@ -17,6 +17,21 @@ import (
 // maxConfigSize bounds a config file or body.
 const maxConfigSize = 1 << 20
 
+// maxReportedErrors bounds the problems one load reports, and maxQuoted the bytes of a
+// key or value quoted in a message, so a hostile document is never echoed back whole.
+const (
+	maxReportedErrors = 20
+	maxQuoted         = 100
+)
+
+// short bounds s for quoting in a message.
+func short(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	return s[:maxQuoted] + "…"
+}
+
 // livekitOnly lists livekit-server settings Usher accepts in a config file but does not
 // use, so an existing livekit.yaml loads with a warning instead of an error. A listed
 // path covers everything below it.
@@ -99,6 +114,9 @@ func Merge(cfg *Config, data []byte) ([]string, error) {
 	}
 	d := &decoder{}
 	d.decode(doc.Content[0], reflect.ValueOf(cfg).Elem(), "")
+	if len(d.errs) > maxReportedErrors {
+		d.errs = append(d.errs[:maxReportedErrors], fmt.Sprintf("and %d more problems", len(d.errs)-maxReportedErrors))
+	}
 	if len(d.errs) > 0 {
 		return nil, errors.New(strings.Join(d.errs, "; "))
 	}
@@ -141,7 +159,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	fields := yamlFields(v.Type())
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
-		full := join(path, k.Value)
+		full := join(path, short(k.Value))
 		idx, ok := fields[k.Value]
 		if !ok {
 			if livekitOnly[full] {
@@ -162,7 +180,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 func describeTypeError(n *yaml.Node, v reflect.Value) string {
 	want := v.Kind().String()
 	if v.Type() == reflect.TypeOf(time.Duration(0)) {
-		return fmt.Sprintf("expected a duration such as \"5s\" or \"2m\", got %q", n.Value)
+		return fmt.Sprintf("expected a duration such as \"5s\" or \"2m\", got %q", short(n.Value))
 	}
 	switch v.Kind() {
 	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint32, reflect.Uint64, reflect.Uint:
@@ -179,7 +197,7 @@ func describeTypeError(n *yaml.Node, v reflect.Value) string {
 	case reflect.Map:
 		want = "a mapping"
 	}
-	got := n.Value
+	got := short(n.Value)
 	if n.Kind != yaml.ScalarNode {
 		got = map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}[n.Kind]
 		return fmt.Sprintf("expected %s, got %s", want, got)
