@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -66,7 +67,8 @@ func TestSlowHeadersAreCutOff(t *testing.T) {
 	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\n")
 	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	_, err = io.Copy(io.Discard, conn)
-	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatal("the server kept a connection with unfinished headers open for 20 s")
 	}
 }

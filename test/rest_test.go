@@ -42,7 +42,7 @@ func withREST(authRequired bool) testutil.Option {
 var (
 	specOnce   sync.Once
 	specRouter routers.Router
-	specErr    error
+	errSpec    error
 )
 
 // openAPIRouter loads docs/openapi.yaml (the document the server serves) once.
@@ -51,18 +51,18 @@ func openAPIRouter(t *testing.T) routers.Router {
 	specOnce.Do(func() {
 		doc, err := openapi3.NewLoader().LoadFromData(docs.OpenAPIYAML)
 		if err != nil {
-			specErr = err
+			errSpec = err
 			return
 		}
 		if err := doc.Validate(context.Background()); err != nil {
-			specErr = err
+			errSpec = err
 			return
 		}
 		doc.Servers = nil // match paths on any host: the tests use random ports
-		specRouter, specErr = legacy.NewRouter(doc)
+		specRouter, errSpec = legacy.NewRouter(doc)
 	})
-	if specErr != nil {
-		t.Fatalf("docs/openapi.yaml: %v", specErr)
+	if errSpec != nil {
+		t.Fatalf("docs/openapi.yaml: %v", errSpec)
 	}
 	return specRouter
 }

@@ -70,7 +70,7 @@ func freePort(network string) (int, error) {
 		defer c.Close()
 		return c.LocalAddr().(*net.UDPAddr).Port, nil
 	}
-	l, err := net.Listen("tcp", ":0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
@@ -99,7 +99,7 @@ func startServer(bin string) (*exec.Cmd, string, error) {
 			return nil, "", err
 		}
 		bin = filepath.Join(dir, "usher")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/usher")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/usher") //nolint:gosec // G204: a fixed command; bin is our temp dir
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			return nil, "", fmt.Errorf("building usher: %w", err)
@@ -109,7 +109,7 @@ func startServer(bin string) (*exec.Cmd, string, error) {
 	udpPort, _ := freePort("udp")
 	tcpPort, _ := freePort("tcp")
 	body := fmt.Sprintf("port: %d\nbind_addresses: [127.0.0.1]\nrtc:\n  udp_port: %d\n  tcp_port: %d\n  enable_loopback_candidate: true\nlogging:\n  level: warn\n", httpPort, udpPort, tcpPort)
-	cmd := exec.Command(bin, "--config-body", body, "--keys", apiKey+": "+apiSecret)
+	cmd := exec.Command(bin, "--config-body", body, "--keys", apiKey+": "+apiSecret) //nolint:gosec // G204: the binary this tool just built
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, "", err

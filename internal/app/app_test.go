@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -111,7 +112,7 @@ func TestPortsVersionHelp(t *testing.T) {
 		t.Errorf("help: %v\n%s", err, out)
 	}
 	_, errOut, err := run(t, nil, "--help")
-	if err != errHelp || !strings.Contains(errOut, "--keys") {
+	if !errors.Is(err, errHelp) || !strings.Contains(errOut, "--keys") {
 		t.Errorf("--help: %v\n%s", err, errOut)
 	}
 	_, _, err = run(t, nil, "frobnicate")

@@ -411,7 +411,7 @@ func loadSecretFile(what, path string) (map[string]string, error) {
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("%s: %s has mode %04o, which lets group or others read it; restrict it with `chmod 600 %s`", what, path, perm, path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // G304: the operator names this file in the configuration
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}

@@ -16,7 +16,8 @@ import (
 // signed roomConfig claim. So a room auto-created by such a join belongs to that tenant,
 // and a tenant-bound token never joins a room of another tenant, or of none.
 
-// ErrTenantMismatch: a token bound to one tenant names a room of another (or of none).
+// ErrTenantMismatch is returned when a token bound to one tenant names a room of another
+// tenant (or of none).
 var ErrTenantMismatch = errors.New("the room belongs to another tenant")
 
 // TenantOf returns the tenant named by metadata: the string auth_id of a JSON object,

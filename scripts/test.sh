@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs what is missing, then runs the
+# format and vet checks, the linter, every test with the race detector, and each fuzz
+# target briefly (FUZZTIME, default 10s; FUZZTIME=0 skips fuzzing for a quick run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GOLANGCI_LINT_VERSION=v2.15.0
+FUZZTIME=${FUZZTIME:-10s}
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    local sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+  fi
+}
+
+# -race needs cgo and a C compiler.
+command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
+
+GOBIN_DIR=$(go env GOPATH)/bin
+LINT="$GOBIN_DIR/golangci-lint"
+if ! "$LINT" version 2>/dev/null | grep -q "${GOLANGCI_LINT_VERSION#v}"; then
+  echo "installing golangci-lint $GOLANGCI_LINT_VERSION"
+  go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION"
+fi
+
+go version
+go mod download
+
+echo "== gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  echo "not gofmt-formatted:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== golangci-lint"
+"$LINT" run ./...
+
+echo "== go test -race"
+go test -race -count=1 ./...
+
+# Every fuzz target: package and name. A target added without a line here fails below.
+FUZZ_TARGETS=(
+  "./internal/auth FuzzVerify"
+  "./internal/api/twirp FuzzTwirp"
+  "./internal/api/twirp FuzzTwirpToken"
+  "./internal/config FuzzMerge"
+)
+declared=$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)\(' --include='*_test.go' . | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/' | sort)
+listed=$(printf '%s\n' "${FUZZ_TARGETS[@]}" | awk '{print $2}' | sort)
+if [ "$declared" != "$listed" ]; then
+  echo "fuzz targets in the code and in FUZZ_TARGETS differ:"
+  diff <(echo "$declared") <(echo "$listed") || true
+  exit 1
+fi
+if [ "$FUZZTIME" != "0" ]; then
+  for target in "${FUZZ_TARGETS[@]}"; do
+    read -r pkg name <<<"$target"
+    echo "== fuzz $name ($pkg, $FUZZTIME)"
+    go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"
+  done
+fi
+echo "all tests passed"
