@@ -1,0 +1,375 @@
+package test
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	lkauth "github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/usher-rtc/usher/internal/testutil"
+)
+
+// The bad-input catalogue: hostile inputs against every surface of a running server,
+// each with the status, code and message the sender must get. A participant in another
+// room stays connected throughout and must still hear the room after the last input.
+
+// result is what a surface answered: the HTTP status, the machine code (Twirp code,
+// REST code, signal RequestResponse reason) where the surface has one, and the message.
+type result struct {
+	status int
+	code   string
+	msg    string
+}
+
+type probe struct {
+	name string
+	call func(t *testing.T, e *catEnv) result
+	want result
+}
+
+type catEnv struct {
+	srv   *testutil.TestServer
+	admin string // admin of "cat", with roomCreate, roomList and destination "cat2"
+}
+
+// signRawClaims signs a hand-written claims object with the test key.
+func signRawClaims(payload string) string {
+	enc := base64.RawURLEncoding
+	head := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload))
+	mac := hmac.New(sha256.New, []byte(testutil.APISecret))
+	mac.Write([]byte(head))
+	return head + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+func signClaims(t *testing.T, claims jwt.MapClaims, method jwt.SigningMethod) string {
+	key := any([]byte(testutil.APISecret))
+	if method == jwt.SigningMethodNone {
+		key = jwt.UnsafeAllowNoneSignatureType
+	}
+	tok, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// twirpCall posts to a Room service method and reads the Twirp error, if any.
+func twirpCall(method, ctype, token string, body []byte, header ...string) func(*testing.T, *catEnv) result {
+	return func(t *testing.T, e *catEnv) result {
+		req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/twirp/livekit.RoomService/"+method, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		switch {
+		case token == "$admin":
+			req.Header.Set("Authorization", "Bearer "+e.admin)
+		case token != "":
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			if header[i] == "Method" {
+				req.Method = header[i+1]
+				continue
+			}
+			req.Header.Set(header[i], header[i+1])
+		}
+		r := do(t, req)
+		var te struct{ Code, Msg string }
+		if r.status != http.StatusOK {
+			if err := json.Unmarshal(r.body, &te); err != nil {
+				t.Errorf("not a Twirp error body: %s", r.body)
+			}
+		}
+		if token != "" && token != "$admin" && len(token) > 20 && strings.Contains(string(r.body), token[len(token)-20:]) {
+			t.Errorf("the answer echoes the token")
+		}
+		return result{r.status, te.Code, te.Msg}
+	}
+}
+
+func jsonBody(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func pbBody(m proto.Message) []byte {
+	b, _ := proto.Marshal(m)
+	return b
+}
+
+// rtcCall attempts a join on /rtc and asks /rtc/validate the same question: both must
+// give the same answer.
+func rtcCall(token, query string) func(*testing.T, *catEnv) result {
+	return func(t *testing.T, e *catEnv) result {
+		status, body := rawDial(t, e.srv, token, query)
+		if vs, vb := rawValidate(t, e.srv, token, query); vs != status || vb != body {
+			t.Errorf("/rtc/validate answers %d %q where /rtc answers %d %q", vs, vb, status, body)
+		}
+		if len(token) > 20 && strings.Contains(body, token[len(token)-20:]) {
+			t.Errorf("the answer echoes the token")
+		}
+		return result{status: status, msg: body}
+	}
+}
+
+// httpCall sends a raw request and returns its status and body.
+func httpCall(method, path string, body string) func(*testing.T, *catEnv) result {
+	return func(t *testing.T, e *catEnv) result {
+		req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return result{status: resp.StatusCode, msg: string(b)}
+	}
+}
+
+func twirpProbes(t *testing.T) []probe {
+	now := time.Now()
+	valid := func(extra jwt.MapClaims) jwt.MapClaims {
+		c := jwt.MapClaims{"iss": testutil.APIKey, "sub": "a", "exp": now.Add(time.Hour).Unix(), "video": map[string]any{"roomList": true}}
+		for k, v := range extra {
+			if v == nil {
+				delete(c, k)
+			} else {
+				c[k] = v
+			}
+		}
+		return c
+	}
+	good := signClaims(t, valid(nil), jwt.SigningMethodHS256)
+	exp := fmt.Sprint(now.Add(time.Hour).Unix())
+	noList := testutil.Token(t, "x", &lkauth.VideoGrant{RoomAdmin: true, Room: "cat"})
+	long := strings.Repeat("n", 300)
+	big := strings.Repeat("m", 70000)
+	tw := func(name, method string, body []byte, status int, code, msg string) probe {
+		return probe{name, twirpCall(method, "application/json", "$admin", body), result{status, code, msg}}
+	}
+	tok := func(name, token string, msg string) probe {
+		return probe{name, twirpCall("ListRooms", "application/json", token, []byte(`{}`)), result{401, "unauthenticated", msg}}
+	}
+	return []probe{
+		// Rooms.
+		tw("CreateRoom: empty name", "CreateRoom", []byte(`{"name":""}`), 400, "invalid_argument", "room name is empty"),
+		tw("CreateRoom: NUL in the name", "CreateRoom", jsonBody(map[string]any{"name": "a\x00b"}), 400, "invalid_argument", "control character"),
+		tw("CreateRoom: ANSI escape in the name", "CreateRoom", jsonBody(map[string]any{"name": "\x1b[2Jroom"}), 400, "invalid_argument", "control character"),
+		tw("CreateRoom: name over the limit", "CreateRoom", jsonBody(map[string]any{"name": long}), 400, "invalid_argument", "the limit is 256"),
+		tw("CreateRoom: metadata over the limit", "CreateRoom", jsonBody(map[string]any{"name": "big", "metadata": big}), 400, "invalid_argument", "the limit is 64000"),
+		tw("CreateRoom: playout delays reversed", "CreateRoom", []byte(`{"name":"p","min_playout_delay":500,"max_playout_delay":100}`), 400, "invalid_argument", "min_playout_delay"),
+		tw("CreateRoom: egress", "CreateRoom", []byte(`{"name":"e","egress":{"room":{}}}`), 501, "unimplemented", "egress"),
+		tw("CreateRoom: agents", "CreateRoom", []byte(`{"name":"e","agents":[{"agent_name":"x"}]}`), 501, "unimplemented", "agent"),
+		tw("CreateRoom: room_preset", "CreateRoom", []byte(`{"name":"e","room_preset":"x"}`), 501, "unimplemented", "room_preset"),
+		tw("CreateRoom: truncated JSON", "CreateRoom", []byte(`{"name":`), 400, "malformed", ""),
+		tw("CreateRoom: JSON array", "CreateRoom", []byte(`[1,2]`), 400, "malformed", ""),
+		tw("CreateRoom: wrong JSON type", "CreateRoom", []byte(`{"name":5}`), 400, "malformed", ""),
+		tw("CreateRoom: metadata tenant in a room without one", "UpdateRoomMetadata", []byte(`{"room":"cat","metadata":"{\"auth_id\":\"t\"}"}`), 400, "invalid_argument", "belongs to no tenant"),
+		{"CreateRoom: invalid UTF-8 in protobuf", twirpCall("CreateRoom", "application/protobuf", "$admin", []byte("\x0a\x02\xff\xfe")), result{400, "malformed", ""}},
+		{"CreateRoom: protobuf garbage", twirpCall("CreateRoom", "application/protobuf", "$admin", []byte("\xff\xff\xff\xff")), result{400, "malformed", ""}},
+		{"CreateRoom: body over 10 MiB", twirpCall("CreateRoom", "application/json", "$admin", bytes.Repeat([]byte(" "), 10<<20+1)), result{413, "resource_exhausted", "the limit is"}},
+		tw("DeleteRoom: unknown room", "DeleteRoom", []byte(`{"room":"nowhere"}`), 404, "not_found", "room not found"),
+		tw("DeleteRoom: empty name", "DeleteRoom", []byte(`{"room":""}`), 400, "invalid_argument", "empty"),
+		tw("UpdateRoomMetadata: another room", "UpdateRoomMetadata", []byte(`{"room":"bystander","metadata":"x"}`), 403, "permission_denied", `"bystander"`),
+		tw("ListParticipants: another room", "ListParticipants", []byte(`{"room":"bystander"}`), 200, "", ""),
+		// Routing.
+		{"text/plain content type", twirpCall("ListRooms", "text/plain", "$admin", []byte(`{}`)), result{404, "bad_route", ""}},
+		{"no content type", twirpCall("ListRooms", "", "$admin", []byte(`{}`)), result{404, "bad_route", ""}},
+		{"GET on a method", twirpCall("ListRooms", "application/json", "$admin", nil, "Method", "GET"), result{404, "bad_route", "POST"}},
+		{"unknown method", twirpCall("Nope", "application/json", "$admin", []byte(`{}`)), result{404, "bad_route", ""}},
+		{"empty method", twirpCall("", "application/json", "$admin", []byte(`{}`)), result{404, "bad_route", ""}},
+		{"double slash before the method", twirpCall("/CreateRoom", "application/json", "$admin", []byte(`{"name":"x"}`)), result{404, "bad_route", "canonical"}},
+		{"dot segment before the method", twirpCall("./CreateRoom", "application/json", "$admin", []byte(`{"name":"x"}`)), result{404, "bad_route", "canonical"}},
+		{"dot-dot segment", twirpCall("x/../CreateRoom", "application/json", "$admin", []byte(`{"name":"x"}`)), result{404, "bad_route", "canonical"}},
+		{"trailing slash", twirpCall("CreateRoom/", "application/json", "$admin", []byte(`{"name":"x"}`)), result{404, "bad_route", ""}},
+		{"bad X-Twirp-Timeout-Ms", twirpCall("ListRooms", "application/json", "$admin", []byte(`{}`), "X-Twirp-Timeout-Ms", "soon"), result{400, "malformed", "X-Twirp-Timeout-Ms"}},
+		{"negative X-Twirp-Timeout-Ms", twirpCall("ListRooms", "application/json", "$admin", []byte(`{}`), "X-Twirp-Timeout-Ms", "-5"), result{400, "malformed", "X-Twirp-Timeout-Ms"}},
+		// Tokens.
+		{"no token", twirpCall("ListRooms", "application/json", "", []byte(`{}`)), result{401, "unauthenticated", "no access token"}},
+		{"Basic authorization", twirpCall("ListRooms", "application/json", "", []byte(`{}`), "Authorization", "Basic YTpi"), result{401, "unauthenticated", "Bearer"}},
+		tok("junk token", "not-a-token", "three dot-separated parts"),
+		tok("token with empty parts", "..", "empty"),
+		tok("expired token", signClaims(t, valid(jwt.MapClaims{"exp": now.Add(-2 * time.Minute).Unix()}), jwt.SigningMethodHS256), "expired"),
+		tok("token not valid yet", signClaims(t, valid(jwt.MapClaims{"nbf": now.Add(10 * time.Minute).Unix()}), jwt.SigningMethodHS256), "not valid yet"),
+		tok("token without exp", signClaims(t, valid(jwt.MapClaims{"exp": nil}), jwt.SigningMethodHS256), "no expiry"),
+		tok("token of an unknown key", signClaims(t, valid(jwt.MapClaims{"iss": "APIstranger"}), jwt.SigningMethodHS256), "unknown API key"),
+		tok("token without issuer", signClaims(t, valid(jwt.MapClaims{"iss": nil}), jwt.SigningMethodHS256), "issuer"),
+		tok("token signed with another secret", lkToken(t, "wrong-secret-wrong-secret-wrong-secret"), "signature is invalid"),
+		tok("alg none", signClaims(t, valid(nil), jwt.SigningMethodNone)+"AAAA", "HS256"),
+		tok("alg HS512", signClaims(t, valid(nil), jwt.SigningMethodHS512), "HS256"),
+		tok("re-spelled signature", flipSignatureBits(t, good), "canonical"),
+		tok("padded signature", good+"=", "canonical"),
+		tok("standard base64 alphabet", strings.NewReplacer("_", "/", "-", "+").Replace(good)+"+", "canonical"),
+		tok("exp of 1e300", signRawClaims(`{"iss":"`+testutil.APIKey+`","sub":"a","exp":1e300}`), `claim "exp"`),
+		tok("exp as a string", signRawClaims(`{"iss":"`+testutil.APIKey+`","sub":"a","exp":"soon"}`), `claim "exp"`),
+		tok("video grant as a string", signRawClaims(`{"iss":"`+testutil.APIKey+`","sub":"a","exp":`+exp+`,"video":"all"}`), `claim "video"`),
+		tok("grant flag as a string", signRawClaims(`{"iss":"`+testutil.APIKey+`","sub":"a","exp":`+exp+`,"video":{"roomList":"yes"}}`), `claim "video.roomList"`),
+		tok("duplicate claim", signRawClaims(`{"iss":"`+testutil.APIKey+`","sub":"a","exp":`+exp+`,"exp":9999999999}`), "appears twice"),
+		tok("claims are an array", signRawClaims(`[]`), "not a JSON object"),
+		tok("token over 16 KiB", good+strings.Repeat("A", 17<<10), "longer than"),
+		// Grants.
+		{"ListRooms without roomList", twirpCall("ListRooms", "application/json", noList, []byte(`{}`)), result{403, "permission_denied", "roomList"}},
+		{"DeleteRoom without roomCreate", twirpCall("DeleteRoom", "application/json", noList, []byte(`{"room":"cat"}`)), result{403, "permission_denied", "roomCreate"}},
+		{"RemoveParticipant in another room", twirpCall("RemoveParticipant", "application/json", noList, []byte(`{"room":"bystander","identity":"stay"}`)), result{403, "permission_denied", `"bystander"`}},
+		tw("MoveParticipant without the destination grant", "MoveParticipant", []byte(`{"room":"cat","identity":"alice","destination_room":"bystander"}`), 403, "permission_denied", "destinationRoom"),
+		// Participants.
+		tw("GetParticipant: unknown identity", "GetParticipant", []byte(`{"room":"cat","identity":"nobody"}`), 404, "not_found", "nobody"),
+		tw("GetParticipant: empty identity", "GetParticipant", []byte(`{"room":"cat","identity":""}`), 400, "invalid_argument", "identity is empty"),
+		tw("RemoveParticipant: identity over the limit", "RemoveParticipant", jsonBody(map[string]any{"room": "cat", "identity": long}), 400, "invalid_argument", "the limit is 256"),
+		tw("MutePublishedTrack: no track", "MutePublishedTrack", []byte(`{"room":"cat","identity":"alice","muted":true}`), 400, "invalid_argument", "track_sid"),
+		tw("MutePublishedTrack: unknown track", "MutePublishedTrack", []byte(`{"room":"cat","identity":"alice","track_sid":"TR_nope","muted":true}`), 404, "not_found", "TR_nope"),
+		tw("MutePublishedTrack: remote unmute", "MutePublishedTrack", []byte(`{"room":"cat","identity":"alice","track_sid":"TR_nope","muted":false}`), 412, "failed_precondition", "enable_remote_unmute"),
+		tw("UpdateParticipant: nothing to change", "UpdateParticipant", []byte(`{"room":"cat","identity":"alice"}`), 400, "invalid_argument", "at least one"),
+		tw("UpdateParticipant: NUL in the name", "UpdateParticipant", jsonBody(map[string]any{"room": "cat", "identity": "alice", "name": "a\x00"}), 400, "invalid_argument", "control character"),
+		tw("UpdateParticipant: ANSI escape in the name", "UpdateParticipant", jsonBody(map[string]any{"room": "cat", "identity": "alice", "name": "\x1b[31mred"}), 400, "invalid_argument", "control character"),
+		tw("UpdateParticipant: name over the limit", "UpdateParticipant", jsonBody(map[string]any{"room": "cat", "identity": "alice", "name": long}), 400, "invalid_argument", "the limit is 256"),
+		tw("UpdateParticipant: metadata over the limit", "UpdateParticipant", jsonBody(map[string]any{"room": "cat", "identity": "alice", "metadata": big}), 400, "invalid_argument", "the limit is 64000"),
+		tw("UpdateParticipant: attributes over the limit", "UpdateParticipant", jsonBody(map[string]any{"room": "cat", "identity": "alice", "attributes": map[string]string{"k": big}}), 400, "invalid_argument", "the limit is 64000"),
+		tw("UpdateParticipant: empty attribute key", "UpdateParticipant", []byte(`{"room":"cat","identity":"alice","attributes":{"":"x"}}`), 400, "invalid_argument", "key is empty"),
+		tw("UpdateParticipant: source that does not exist", "UpdateParticipant", []byte(`{"room":"cat","identity":"alice","permission":{"can_publish":true,"can_publish_sources":[42]}}`), 400, "invalid_argument", "can_publish_sources"),
+		tw("UpdateParticipant: UNKNOWN source", "UpdateParticipant", []byte(`{"room":"cat","identity":"alice","permission":{"can_publish":true,"can_publish_sources":["UNKNOWN"]}}`), 400, "invalid_argument", "can_publish_sources"),
+		tw("UpdateParticipant: a source twice", "UpdateParticipant", []byte(`{"room":"cat","identity":"alice","permission":{"can_publish":true,"can_publish_sources":["CAMERA","CAMERA"]}}`), 400, "invalid_argument", "twice"),
+		tw("UpdateSubscriptions: nothing named", "UpdateSubscriptions", []byte(`{"room":"cat","identity":"alice","subscribe":true}`), 400, "invalid_argument", "track_sids"),
+		tw("UpdateSubscriptions: unknown track", "UpdateSubscriptions", []byte(`{"room":"cat","identity":"alice","track_sids":["TR_x"],"subscribe":true}`), 404, "not_found", "TR_x"),
+		tw("SendData: empty", "SendData", []byte(`{"room":"cat","kind":"RELIABLE"}`), 400, "invalid_argument", "data is empty"),
+		tw("SendData: short nonce", "SendData", []byte(`{"room":"cat","data":"aGk=","nonce":"AAEC"}`), 400, "invalid_argument", "nonce"),
+		tw("SendData: topic over the limit", "SendData", jsonBody(map[string]any{"room": "cat", "data": "aGk=", "topic": long}), 400, "invalid_argument", "topic"),
+		tw("SendData: over 64 KiB", "SendData", jsonBody(map[string]any{"room": "cat", "data": base64.StdEncoding.EncodeToString(make([]byte, 70000))}), 400, "invalid_argument", "the limit is 65536"),
+		tw("SendData: unknown kind", "SendData", []byte(`{"room":"cat","data":"aGk=","kind":7}`), 400, "invalid_argument", "kind"),
+		tw("SendData: destination nobody", "SendData", []byte(`{"room":"cat","data":"aGk=","destination_identities":["ghost"]}`), 404, "not_found", "ghost"),
+		tw("MoveParticipant: unknown participant", "MoveParticipant", []byte(`{"room":"cat","identity":"ghost","destination_room":"cat2"}`), 404, "not_found", "ghost"),
+		tw("ForwardParticipant: unknown participant", "ForwardParticipant", []byte(`{"room":"cat","identity":"ghost","destination_room":"cat2"}`), 404, "not_found", "ghost"),
+		tw("PerformRpc", "PerformRpc", []byte(`{"room":"cat","destination_identity":"alice","method":"x"}`), 501, "unimplemented", "PerformRpc"),
+	}
+}
+
+// lkToken signs a roomList token with another secret.
+func lkToken(t *testing.T, secret string) string {
+	tok, err := lkauth.NewAccessToken(testutil.APIKey, secret).SetIdentity("x").SetValidFor(time.Hour).
+		SetVideoGrant(&lkauth.VideoGrant{RoomList: true}).ToJWT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func rtcProbes(t *testing.T) []probe {
+	join := func(identity string, opts ...testutil.JoinOption) string { return testutil.JoinToken(t, "cat", identity, opts...) }
+	claims := func(extra string) string {
+		return signRawClaims(`{"iss":"` + testutil.APIKey + `","exp":` + fmt.Sprint(time.Now().Add(time.Hour).Unix()) + extra + `}`)
+	}
+	rtc := func(name, token, query string, status int, msg string) probe {
+		return probe{name, rtcCall(token, query), result{status: status, msg: msg}}
+	}
+	good := join("joiner")
+	return []probe{
+		rtc("join without a token", "", "", 401, "no access token"),
+		rtc("join with a junk token", "junk", "", 401, "malformed"),
+		rtc("join with a re-spelled token", flipSignatureBits(t, good), "", 401, "canonical"),
+		rtc("join without roomJoin", testutil.Token(t, "x", &lkauth.VideoGrant{RoomAdmin: true, Room: "cat"}), "", 403, "roomJoin"),
+		rtc("join with roomJoin but no room", testutil.Token(t, "x", &lkauth.VideoGrant{RoomJoin: true}), "", 403, "roomJoin"),
+		rtc("identity with NUL", claims(`,"sub":"a\u0000b","video":{"roomJoin":true,"room":"cat"}`), "", 400, "control character"),
+		rtc("identity with an ANSI escape", claims(`,"sub":"\u001b[31ma","video":{"roomJoin":true,"room":"cat"}`), "", 400, "control character"),
+		rtc("identity over the limit", claims(`,"sub":"`+strings.Repeat("i", 300)+`","video":{"roomJoin":true,"room":"cat"}`), "", 400, "the limit is 256"),
+		rtc("no identity", claims(`,"video":{"roomJoin":true,"room":"cat"}`), "", 400, "identity is empty"),
+		rtc("name with an ANSI escape", join("n", testutil.WithName("\x1b[2Jn")), "", 400, "control character"),
+		rtc("name over the limit", join("n", testutil.WithName(strings.Repeat("n", 300))), "", 400, "the limit is 256"),
+		rtc("token headers over 64 KiB", join("m", testutil.WithMetadata(strings.Repeat("m", 70000))), "", 431, "Request Header Fields Too Large"),
+		rtc("join token over 16 KiB", join("a", testutil.WithAttributes(map[string]string{"k": strings.Repeat("v", 20000)})), "", 401, "longer than"),
+		rtc("room name with NUL", claims(`,"sub":"r","video":{"roomJoin":true,"room":"c\u0000t"}`), "", 400, "control character"),
+		rtc("auto_subscribe neither true nor false", good, "auto_subscribe=maybe", 400, "auto_subscribe"),
+		rtc("reconnect neither true nor false", good, "reconnect=2", 400, "reconnect"),
+		rtc("negative protocol", good, "protocol=-1", 400, "protocol"),
+		rtc("protocol not a number", good, "protocol=seventeen", 400, "protocol"),
+		rtc("join_request not base64", good, "join_request=%21%21", 400, "join_request"),
+		rtc("join_request not a protobuf", good, "join_request="+base64.RawURLEncoding.EncodeToString([]byte("\xff\xff\xff")), 400, "join_request"),
+		rtc("join_request with unknown compression", good, "join_request="+base64.RawURLEncoding.EncodeToString(pbBody(&livekit.WrappedJoinRequest{Compression: 9})), 400, "compression"),
+		rtc("join_request that is not gzip", good, "join_request="+base64.RawURLEncoding.EncodeToString(pbBody(&livekit.WrappedJoinRequest{Compression: livekit.WrappedJoinRequest_GZIP, JoinRequest: []byte("plain")})), 400, "gzip"),
+		rtc("join_request with an answer for an offer", good, "join_request="+base64.RawURLEncoding.EncodeToString(pbBody(&livekit.WrappedJoinRequest{JoinRequest: pbBody(&livekit.JoinRequest{PublisherOffer: &livekit.SessionDescription{Type: "answer", Sdp: "v=0"}})})), 400, "offer"),
+		{"POST on /rtc", httpCall(http.MethodPost, "/rtc?access_token="+url.QueryEscape(good), ""), result{status: 405, msg: "GET"}},
+		{"GET on /rtc without an upgrade", httpCall(http.MethodGet, "/rtc?access_token="+url.QueryEscape(good), ""), result{status: 400, msg: "WebSocket"}},
+		{"POST on /rtc/validate", httpCall(http.MethodPost, "/rtc/validate", ""), result{status: 405, msg: "method not allowed"}},
+		{"unknown /rtc path", httpCall(http.MethodGet, "/rtc/nope", ""), result{status: 404, msg: "not found"}},
+		{"non-canonical path", httpCall(http.MethodGet, "/rtc//validate", ""), result{status: 404, msg: "not found"}},
+	}
+}
+
+func TestBadInputCatalogue(t *testing.T) {
+	srv := testutil.StartServer(t, withREST(true))
+	rc := srv.RoomClient()
+	for _, name := range []string{"cat", "cat2", "bystander"} {
+		if _, err := rc.CreateRoom(ctx10(t), &livekit.CreateRoomRequest{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stay := srv.Join(t, "bystander", "stay")
+	srv.Join(t, "cat", "alice")
+	e := &catEnv{srv: srv, admin: testutil.Token(t, "admin", &lkauth.VideoGrant{
+		RoomCreate: true, RoomList: true, RoomAdmin: true, Room: "cat", DestinationRoom: "cat2",
+	})}
+
+	var probes []probe
+	probes = append(probes, twirpProbes(t)...)
+	probes = append(probes, rtcProbes(t)...)
+	probes = append(probes, restProbes(t)...)
+	probes = append(probes, signalProbes(t)...)
+	if len(probes) < 100 {
+		t.Errorf("the catalogue has %d inputs; it must keep at least 100", len(probes))
+	}
+	seen := map[string]bool{}
+	for _, p := range probes {
+		if seen[p.name] {
+			t.Errorf("two probes are called %q", p.name)
+		}
+		seen[p.name] = true
+		t.Run(p.name, func(t *testing.T) {
+			got := p.call(t, e)
+			if got.status != p.want.status || got.code != p.want.code || !strings.Contains(got.msg, p.want.msg) {
+				t.Errorf("got %d %q %q, want %d %q containing %q", got.status, got.code, truncate(got.msg), p.want.status, p.want.code, p.want.msg)
+			}
+		})
+	}
+
+	// The participant in the other room never noticed: it is still connected, and the
+	// room's next change reaches it.
+	if err := srv.RoomClientUpdateRoomMetadata(t, "bystander", "after the catalogue"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := stay.Await(10*time.Second, func(ev testutil.Event) bool { return ev.Kind == "room_metadata" && ev.Detail == "after the catalogue" }); !ok {
+		t.Fatalf("the bystander did not hear its room after the catalogue; it saw %v", stay.Events())
+	}
+	if stay.Has("disconnected", "") || stay.Has("reconnecting", "") {
+		t.Fatalf("the bystander lost its connection: %v", stay.Events())
+	}
+}
+
+func truncate(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
+}
+
+// restProbes and signalProbes are filled in with the REST gateway and the signal
+// protocol's hostile inputs.
+func restProbes(t *testing.T) []probe   { return nil }
+func signalProbes(t *testing.T) []probe { return nil }
