@@ -273,7 +273,9 @@ func lkToken(t *testing.T, secret string) string {
 }
 
 func rtcProbes(t *testing.T) []probe {
-	join := func(identity string, opts ...testutil.JoinOption) string { return testutil.JoinToken(t, "cat", identity, opts...) }
+	join := func(identity string, opts ...testutil.JoinOption) string {
+		return testutil.JoinToken(t, "cat", identity, opts...)
+	}
 	claims := func(extra string) string {
 		return signRawClaims(`{"iss":"` + testutil.APIKey + `","exp":` + fmt.Sprint(time.Now().Add(time.Hour).Unix()) + extra + `}`)
 	}
