@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 
@@ -88,6 +89,116 @@ func serverRooms(t *testing.T, srv *testutil.TestServer) []string {
 		out = append(out, r.Name)
 	}
 	return out
+}
+
+// --- finding 1: token issuing accepts what a join refuses ------------------------------
+
+func TestRESTTokenIssuingRefusesWhatAJoinWouldRefuse(t *testing.T) {
+	srv := testutil.StartServer(t, withREST(false))
+	tok := func(extra string) string {
+		return `{"room_name":"lobby","participant_name":"Ann","participant_identity":"ann"` + extra + `}`
+	}
+	cases := []struct {
+		name, body string
+		want       []string // in the error message
+	}{
+		{"ttl overflowing int64 nanoseconds", tok(`,"ttl":9223372037`), []string{"ttl", "86400"}},
+		{"ttl at int64 max", tok(`,"ttl":9223372036854775807`), []string{"ttl", "86400"}},
+		{"ttl at int64 min", tok(`,"ttl":-9223372036854775808`), []string{"ttl", "86400"}},
+		{"negative ttl", tok(`,"ttl":-1`), []string{"ttl"}},
+		{"zero ttl", tok(`,"ttl":0`), []string{"ttl"}},
+		{"identity with NUL", `{"room_name":"lobby","participant_name":"Ann","participant_identity":"ann\u0000"}`,
+			[]string{"participant_identity", "control character"}},
+		{"identity with an ANSI escape", `{"room_name":"lobby","participant_name":"Ann","participant_identity":"\u001b[31mann"}`,
+			[]string{"participant_identity", "control character"}},
+		{"500 KB identity", `{"room_name":"lobby","participant_name":"Ann","participant_identity":"` + strings.Repeat("i", 500_000) + `"}`,
+			[]string{"participant_identity", "500000 bytes", "the limit is 256"}},
+		{"name with a newline", `{"room_name":"lobby","participant_name":"Ann\nAdmin","participant_identity":"ann"}`,
+			[]string{"participant_name", "control character"}},
+		{"300-byte name", `{"room_name":"lobby","participant_name":"` + strings.Repeat("n", 300) + `","participant_identity":"ann"}`,
+			[]string{"participant_name", "the limit is 256"}},
+		{"900 KB metadata", tok(`,"metadata":"` + strings.Repeat("m", 900_000) + `"`),
+			[]string{"metadata", "900000 bytes", "the limit is 64000"}},
+		{"oversized attributes", tok(`,"attributes":{"a":"` + strings.Repeat("v", 70_000) + `"}`),
+			[]string{"attributes", "the limit is 64000"}},
+		{"attribute key with a control character", tok(`,"attributes":{"a\tb":"v"}`),
+			[]string{"attributes", "control character"}},
+		{"room name with a control character", `{"room_name":"lob\u0007by","participant_name":"Ann","participant_identity":"ann"}`,
+			[]string{"room_name", "control character"}},
+		{"300-byte room name", `{"room_name":"` + strings.Repeat("r", 300) + `","participant_name":"Ann","participant_identity":"ann"}`,
+			[]string{"room_name", "the limit is 256"}},
+		{"a source twice", tok(`,"permission":{"can_publish_sources":["camera","camera"]}`),
+			[]string{"can_publish_sources", "twice"}},
+		{"an unknown source", tok(`,"permission":{"can_publish_sources":["webcam"]}`),
+			[]string{"can_publish_sources", "webcam"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rest(t, srv, "POST", "/livekit/token", "", tc.body)
+			if r.status != 400 || r.str("code") != "INVALID_REQUEST" || r.str("token") != "" {
+				t.Fatalf("%d %.300s, want 400 INVALID_REQUEST", r.status, r.body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.str("error"), w) {
+					t.Errorf("error %.300q does not mention %q", r.str("error"), w)
+				}
+			}
+		})
+	}
+	// A refused request creates nothing.
+	if names := serverRooms(t, srv); len(names) != 0 {
+		t.Errorf("refused token requests created rooms %q", names)
+	}
+
+	// A token for valid input, at the limits, is honoured by /rtc.
+	attrs := map[string]string{"seat": "4", "rôle": "hôte"}
+	body, _ := json.Marshal(map[string]any{
+		"room_name": "lobby", "participant_name": "Ann Ünïcode", "participant_identity": strings.Repeat("ä", 128),
+		"metadata": `{"hand":true}`, "attributes": attrs, "ttl": 86400,
+		"permission": map[string]any{"can_publish_sources": []string{"camera", "microphone"}},
+	})
+	before := time.Now().Unix()
+	tr := rest(t, srv, "POST", "/livekit/token", "", string(body))
+	if tr.status != 200 {
+		t.Fatalf("valid token request: %d %s", tr.status, tr.body)
+	}
+	if exp := int64(tr.json["expires_at"].(float64)); exp < before+86400 || exp > time.Now().Unix()+86400 {
+		t.Errorf("expires_at %d, want now + 86400", exp)
+	}
+	c := srv.Join(t, "", "", testutil.WithToken(tr.str("token")))
+	p := srv.Participant(t, "lobby", strings.Repeat("ä", 128))
+	if p.Name != "Ann Ünïcode" || p.Metadata != `{"hand":true}` || p.Attributes["rôle"] != "hôte" || len(p.Permission.GetCanPublishSources()) != 2 {
+		t.Errorf("joined as %v", p)
+	}
+	c.Room.Disconnect()
+
+	// /rtc bounds the size of a token (auth.MaxTokenSize): a token too large for it is
+	// refused at issuance (metadata at the join limit makes one), and a token just
+	// under the bound is taken by /rtc/validate.
+	big := func(size int) restResp {
+		body, _ := json.Marshal(map[string]any{
+			"room_name": "lobby", "participant_name": "Big", "participant_identity": "big",
+			"metadata": strings.Repeat("m", size),
+		})
+		return rest(t, srv, "POST", "/livekit/token", "", string(body))
+	}
+	if r := big(srv.Config.Limit.MaxMetadataSize); r.status != 400 || r.str("code") != "INVALID_REQUEST" ||
+		!strings.Contains(r.str("error"), "/rtc") || !strings.Contains(r.str("error"), "metadata") {
+		t.Errorf("a token too large for /rtc: %d %.300s", r.status, r.body)
+	}
+	tr = big(11_500)
+	if tr.status != 200 || len(tr.str("token")) < 15<<10 {
+		t.Fatalf("a token just under the bound: %d %.300s (%d bytes)", tr.status, tr.body, len(tr.str("token")))
+	}
+	resp, err := http.Get(srv.URL + "/rtc/validate?access_token=" + tr.str("token") + "&auto_subscribe=1&sdk=js&version=2.15.0&protocol=16&adaptive_stream=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/rtc/validate refused a token the gateway issued: %d %.300s", resp.StatusCode, msg)
+	}
 }
 
 // --- finding 2: strict JSON is not strict ----------------------------------------------

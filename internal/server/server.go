@@ -283,6 +283,8 @@ func newGateway(cfg *config.Config, local livekit.RoomService, log *slog.Logger)
 		Tokens:          rc.Tokens,
 		AuthRequired:    rc.AuthRequired,
 		LiveKitURL:      rc.LiveKitURL,
+		Limits:          cfg.Limit,
+		MaxTokenSize:    auth.MaxTokenSize,
 		DefaultTokenTTL: rc.DefaultTokenTTL,
 		MaxTokenTTL:     rc.MaxTokenTTL,
 		MaxBodySize:     1 << 20,

@@ -21,6 +21,7 @@ import (
 
 	"github.com/usher-rtc/usher/internal/apierr"
 	"github.com/usher-rtc/usher/internal/auth"
+	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/room"
 )
 
@@ -40,6 +41,12 @@ type Options struct {
 	APIKey, APISecret string
 	// LiveKitURL is returned with issued tokens; empty derives it from the request.
 	LiveKitURL string
+	// Limits are the server's input limits: issued tokens carry nothing a join would
+	// refuse. The zero value means the defaults.
+	Limits config.LimitConfig
+	// MaxTokenSize bounds an issued token, in bytes: the most the server that verifies
+	// it accepts. 0 means auth.MaxTokenSize, this server's bound.
+	MaxTokenSize int
 	// DefaultTokenTTL and MaxTokenTTL bound issued tokens.
 	DefaultTokenTTL, MaxTokenTTL time.Duration
 	// MaxBodySize bounds request bodies.
@@ -57,6 +64,8 @@ type Gateway struct {
 	log    *slog.Logger
 	tokens []apiToken
 	routes []route
+	// validRoomName is the room package's rule for room names, under opts.Limits.
+	validRoomName func(string) error
 }
 
 type apiToken struct {
@@ -75,7 +84,14 @@ func New(opts Options) *Gateway {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Limits == (config.LimitConfig{}) {
+		opts.Limits = config.Default().Limit
+	}
+	if opts.MaxTokenSize == 0 {
+		opts.MaxTokenSize = auth.MaxTokenSize
+	}
 	g := &Gateway{opts: opts, log: opts.Logger}
+	g.validRoomName = room.NewManager(room.Options{Limits: opts.Limits}).ValidateRoomName
 	for tok, id := range opts.Tokens {
 		g.tokens = append(g.tokens, apiToken{hash: sha256.Sum256([]byte(tok)), authID: id})
 	}
