@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/testutil"
 )
 
@@ -260,4 +262,193 @@ func TestRESTStrictJSONRefusesDuplicateAndCaseVariantKeys(t *testing.T) {
 	if r.status != 200 || r.json["attributes"].(map[string]any)["Seat"] != "1" || r.json["attributes"].(map[string]any)["seat"] != "2" {
 		t.Errorf("attributes differing in case: %d %s", r.status, r.body)
 	}
+}
+
+// --- finding 3: the gateway answers any web page ---------------------------------------
+
+const appOrigin = "https://app.example.com"
+
+func withCORS(origins ...string) testutil.Option {
+	return testutil.WithConfig(func(c *config.Config) { c.REST.CORSOrigins = origins })
+}
+
+func TestRESTRefusesOtherWebOrigins(t *testing.T) {
+	srv := testutil.StartServer(t, withREST(false), withCORS(appOrigin))
+	if r := rest(t, srv, "POST", "/livekit/rooms", "", `{"room_name":"stage","metadata":"{\"topic\":\"x\"}"}`); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	ann := srv.Join(t, "stage", "ann")
+	const evil = "https://evil.example"
+
+	refused := func(t *testing.T, r restReply) {
+		t.Helper()
+		if r.status != 403 || r.str("code") != "ORIGIN_NOT_ALLOWED" {
+			t.Errorf("%d %s, want 403 ORIGIN_NOT_ALLOWED", r.status, r.body)
+		}
+		if got := r.header.Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("a refused origin got Access-Control-Allow-Origin %q", got)
+		}
+	}
+	t.Run("preflight", func(t *testing.T) {
+		refused(t, restDo(t, srv, restCall{method: "OPTIONS", path: "/livekit/participant", origin: evil,
+			header: map[string]string{"Access-Control-Request-Method": "DELETE", "Access-Control-Request-Headers": "content-type"}}))
+	})
+	t.Run("removal without preflight", func(t *testing.T) {
+		refused(t, restDo(t, srv, restCall{method: "DELETE", path: "/livekit/participant", origin: evil,
+			body: `{"room_name":"stage","participant_identity":"ann"}`}))
+	})
+	t.Run("simple text/plain POST", func(t *testing.T) {
+		refused(t, restDo(t, srv, restCall{method: "POST", path: "/livekit/token", origin: evil, contentType: "text/plain",
+			body: `{"room_name":"evil-room","participant_name":"Eve","participant_identity":"eve"}`}))
+	})
+	t.Run("simple form POST updating a participant", func(t *testing.T) {
+		refused(t, restDo(t, srv, restCall{method: "POST", path: "/livekit/participant/update", origin: evil,
+			contentType: "application/x-www-form-urlencoded", body: `{"room_name":"stage","participant_identity":"ann","metadata":"pwned"}`}))
+	})
+	t.Run("room deletion", func(t *testing.T) {
+		refused(t, restDo(t, srv, restCall{method: "DELETE", path: "/livekit/rooms/stage", origin: evil}))
+	})
+	t.Run("reading", func(t *testing.T) {
+		refused(t, restDo(t, srv, restCall{method: "GET", path: "/livekit/rooms/stage", origin: evil}))
+	})
+	t.Run("opaque origin", func(t *testing.T) {
+		refused(t, restDo(t, srv, restCall{method: "DELETE", path: "/livekit/rooms/stage", origin: "null"}))
+	})
+	t.Run("with a valid API token", func(t *testing.T) {
+		refused(t, restDo(t, srv, restCall{method: "GET", path: "/livekit/rooms", origin: evil, token: tokA}))
+	})
+	// Nothing changed.
+	if names := serverRooms(t, srv); len(names) != 1 || names[0] != "stage" {
+		t.Errorf("rooms after refused requests: %q", names)
+	}
+	if p := srv.Participant(t, "stage", "ann"); p.Metadata != "" {
+		t.Errorf("ann's metadata became %q", p.Metadata)
+	}
+	if ann.Has("disconnected", "") {
+		t.Errorf("ann was disconnected")
+	}
+
+	// The configured origin works, preflight and request.
+	pre := restDo(t, srv, restCall{method: "OPTIONS", path: "/livekit/participant/update", origin: appOrigin,
+		header: map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"}})
+	if pre.status != 204 || pre.header.Get("Access-Control-Allow-Origin") != appOrigin ||
+		!strings.Contains(pre.header.Get("Access-Control-Allow-Methods"), "POST") ||
+		!strings.Contains(strings.ToLower(pre.header.Get("Access-Control-Allow-Headers")), "authorization") {
+		t.Errorf("allowed preflight: %d %v", pre.status, pre.header)
+	}
+	r := restDo(t, srv, restCall{method: "POST", path: "/livekit/participant/update", origin: appOrigin,
+		body: `{"room_name":"stage","participant_identity":"ann","metadata":"hello"}`})
+	if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != appOrigin || !strings.Contains(r.header.Get("Vary"), "Origin") {
+		t.Errorf("allowed origin: %d %s %v", r.status, r.body, r.header)
+	}
+	// A page served by this server itself (same origin) works without configuration.
+	if r := restDo(t, srv, restCall{method: "GET", path: "/livekit/rooms", origin: srv.URL}); r.status != 200 {
+		t.Errorf("same origin: %d %s", r.status, r.body)
+	}
+	// Requests without Origin (backends, curl) are unaffected.
+	if r := restDo(t, srv, restCall{method: "GET", path: "/livekit/rooms"}); r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("no origin: %d %s %v", r.status, r.body, r.header)
+	}
+
+	// Twirp keeps LiveKit's any-origin CORS: its callers hold bearer tokens.
+	req, _ := http.NewRequest("OPTIONS", srv.URL+"/twirp/livekit.RoomService/ListRooms", nil)
+	req.Header.Set("Origin", evil)
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != evil {
+		t.Errorf("Twirp preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	req, _ = http.NewRequest("POST", srv.URL+"/twirp/livekit.RoomService/ListRooms", strings.NewReader("{}"))
+	req.Header.Set("Origin", evil)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testutil.Token(t, "", adminGrant("")))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != evil {
+		t.Errorf("Twirp call: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+func TestRESTWildcardOriginWithRequiredAuth(t *testing.T) {
+	srv := testutil.StartServer(t, withREST(true), withCORS("*"))
+	r := restDo(t, srv, restCall{method: "GET", path: "/livekit/rooms", origin: "https://anywhere.example", token: tokA})
+	if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("wildcard: %d %s %v", r.status, r.body, r.header)
+	}
+	if r := restDo(t, srv, restCall{method: "GET", path: "/livekit/rooms", origin: "https://anywhere.example"}); r.status != 401 {
+		t.Errorf("wildcard without a token: %d %s", r.status, r.body)
+	}
+}
+
+func TestRESTRefusesRebindingHostsInOpenMode(t *testing.T) {
+	srv := testutil.StartServer(t, withREST(false), withCORS(appOrigin), testutil.WithConfig(func(c *config.Config) {
+		c.REST.LiveKitURL = "wss://rtc.example.com"
+	}))
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	createAs := func(host, origin, token, room string) restReply {
+		return restDo(t, srv, restCall{method: "POST", path: "/livekit/rooms", host: host, origin: origin, token: token,
+			body: `{"room_name":"` + room + `"}`})
+	}
+	// A page on attacker.example whose name now resolves to this server: same "origin"
+	// as far as the browser is concerned, no token.
+	rebound := "attacker.example:" + port
+	for _, origin := range []string{"", "http://" + rebound} {
+		r := createAs(rebound, origin, "", "rebound")
+		if r.status != 403 || r.str("code") != "HOST_NOT_ALLOWED" || !strings.Contains(r.str("error"), "attacker.example") {
+			t.Errorf("rebinding host (origin %q): %d %s, want 403 HOST_NOT_ALLOWED", origin, r.status, r.body)
+		}
+	}
+	if names := serverRooms(t, srv); len(names) != 0 {
+		t.Errorf("a rebinding request created %q", names)
+	}
+	// This server's names: IP literals, localhost, the host of rest.livekit_url and of the
+	// configured origins.
+	for i, host := range []string{"127.0.0.1:" + port, "[::1]:" + port, "localhost:" + port, "LOCALHOST", "rtc.example.com", "app.example.com:443"} {
+		if r := createAs(host, "", "", fmt.Sprintf("ok-%d", i)); r.status != 201 {
+			t.Errorf("host %q: %d %s", host, r.status, r.body)
+		}
+	}
+	// A tenant token is something a rebinding page cannot send: any host is fine with one.
+	if r := createAs(rebound, "", tokA, "with-token"); r.status != 201 {
+		t.Errorf("rebinding host with a token: %d %s", r.status, r.body)
+	}
+}
+
+func TestRESTLiveKitURLIgnoresTheRequestHost(t *testing.T) {
+	forged := map[string]string{"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+	issue := func(t *testing.T, srv *testutil.TestServer) string {
+		t.Helper()
+		r := restDo(t, srv, restCall{method: "POST", path: "/livekit/token", token: tokA, host: "evil.example", header: forged,
+			body: `{"room_name":"r","participant_name":"n","participant_identity":"i"}`})
+		if r.status != 200 {
+			t.Fatalf("token: %d %s", r.status, r.body)
+		}
+		return r.str("livekit_url")
+	}
+	t.Run("default", func(t *testing.T) {
+		srv := testutil.StartServer(t, withREST(true))
+		if got := issue(t, srv); got != srv.WSURL {
+			t.Errorf("livekit_url %q, want %q", got, srv.WSURL)
+		}
+	})
+	t.Run("rtc.node_ip", func(t *testing.T) {
+		srv := testutil.StartServer(t, withREST(true), testutil.WithConfig(func(c *config.Config) { c.RTC.NodeIP = "192.0.2.7" }))
+		want := "ws://192.0.2.7:" + srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+		if got := issue(t, srv); got != want {
+			t.Errorf("livekit_url %q, want %q", got, want)
+		}
+	})
+	t.Run("rest.livekit_url", func(t *testing.T) {
+		srv := testutil.StartServer(t, withREST(true), testutil.WithConfig(func(c *config.Config) { c.REST.LiveKitURL = "wss://rtc.example.com" }))
+		if got := issue(t, srv); got != "wss://rtc.example.com" {
+			t.Errorf("livekit_url %q", got)
+		}
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -147,7 +146,7 @@ func (g *Gateway) issueToken(ctx context.Context, c caller, r *http.Request) (in
 		Token:               tok,
 		RoomName:            req.RoomName,
 		ParticipantIdentity: req.ParticipantIdentity,
-		LiveKitURL:          g.liveKitURL(r),
+		LiveKitURL:          g.liveKitURL(),
 		ExpiresAt:           expires.Unix(),
 	}, nil
 }
@@ -202,18 +201,14 @@ func fieldError(field string, err error) error {
 	return fmt.Errorf("%s: %w", field, err)
 }
 
-// liveKitURL is the URL clients connect to: configured, or this server as the request
-// reached it.
-func (g *Gateway) liveKitURL(r *http.Request) string {
-	if g.opts.LiveKitURL != "" {
+// liveKitURL is the URL clients connect to: configured (rest.livekit_url), or this
+// server's own from its configuration. Never the request's Host or X-Forwarded-*
+// headers, which the caller chooses.
+func (g *Gateway) liveKitURL() string {
+	if g.opts.LiveKitURL != "" || g.opts.DefaultLiveKitURL == nil {
 		return g.opts.LiveKitURL
 	}
-	scheme := "ws"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "wss"
-	}
-	u := url.URL{Scheme: scheme, Host: r.Host}
-	return u.String()
+	return g.opts.DefaultLiveKitURL()
 }
 
 // --- rooms ---------------------------------------------------------------------------
