@@ -41,6 +41,12 @@ var (
 	ErrUpstreamUnavailable = errors.New("upstream server unavailable")
 	// ErrUpstreamTimeout: the upstream server did not answer in time.
 	ErrUpstreamTimeout = errors.New("upstream server timed out")
+	// ErrOriginNotAllowed: a browser request to the REST gateway from a web origin
+	// that rest.cors_origins does not allow.
+	ErrOriginNotAllowed = errors.New("origin not allowed")
+	// ErrHostNotAllowed: a REST request without an API token addressed to a host name
+	// that is not known as this server's (what a DNS rebinding attack sends).
+	ErrHostNotAllowed = errors.New("host not allowed")
 )
 
 // Entry is how one kind of error appears on the wire.
@@ -70,6 +76,8 @@ var catalogue = []row{
 	{auth.ErrPermissionDenied, Entry{twirp.PermissionDenied, http.StatusForbidden, "FORBIDDEN"}},
 	{ErrUnauthorized, Entry{twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"}},
 	{ErrRoomAccessDenied, Entry{twirp.PermissionDenied, http.StatusForbidden, "ROOM_ACCESS_DENIED"}},
+	{ErrOriginNotAllowed, Entry{twirp.PermissionDenied, http.StatusForbidden, "ORIGIN_NOT_ALLOWED"}},
+	{ErrHostNotAllowed, Entry{twirp.PermissionDenied, http.StatusForbidden, "HOST_NOT_ALLOWED"}},
 	{ErrMethodNotAllowed, Entry{twirp.BadRoute, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"}},
 	{ErrUpstreamUnavailable, Entry{twirp.Unavailable, http.StatusBadGateway, "UPSTREAM_UNAVAILABLE"}},
 	{ErrUpstreamTimeout, Entry{twirp.DeadlineExceeded, http.StatusGatewayTimeout, "UPSTREAM_TIMEOUT"}},

@@ -133,7 +133,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveRoot)
 	if cfg.REST.Enabled {
-		gw, err := newGateway(cfg, roomService, log)
+		gw, err := newGateway(cfg, roomService, log, s.httpPort)
 		if err != nil {
 			engine.Close()
 			_ = st.Close()
@@ -275,23 +275,28 @@ func (s *Server) sweep() {
 func (s *Server) Revocations() *auth.Revocations { return s.revoked }
 
 // newGateway builds the REST gateway over this server's Room service, or over the
-// configured upstream.
-func newGateway(cfg *config.Config, local livekit.RoomService, log *slog.Logger) (*rest.Gateway, error) {
+// configured upstream. port returns the port the server listens on (known once it
+// has started, when cfg.Port is 0).
+func newGateway(cfg *config.Config, local livekit.RoomService, log *slog.Logger, port func() int) (*rest.Gateway, error) {
 	rc := cfg.REST
 	openapiJSON, err := docs.OpenAPIJSON()
 	if err != nil {
 		return nil, err
 	}
 	opts := rest.Options{
-		Tokens:          rc.Tokens,
-		AuthRequired:    rc.AuthRequired,
-		LiveKitURL:      rc.LiveKitURL,
-		DefaultTokenTTL: rc.DefaultTokenTTL,
-		MaxTokenTTL:     rc.MaxTokenTTL,
-		MaxBodySize:     1 << 20,
-		OpenAPIYAML:     docs.OpenAPIYAML,
-		OpenAPIJSON:     openapiJSON,
-		Logger:          log.With("component", "rest"),
+		Tokens:            rc.Tokens,
+		AuthRequired:      rc.AuthRequired,
+		LiveKitURL:        rc.LiveKitURL,
+		DefaultLiveKitURL: func() string { return defaultLiveKitURL(cfg, port()) },
+		CORSOrigins:       rc.CORSOrigins,
+		Limits:            cfg.Limit,
+		MaxTokenSize:      auth.MaxTokenSize,
+		DefaultTokenTTL:   rc.DefaultTokenTTL,
+		MaxTokenTTL:       rc.MaxTokenTTL,
+		MaxBodySize:       1 << 20,
+		OpenAPIYAML:       docs.OpenAPIYAML,
+		OpenAPIJSON:       openapiJSON,
+		Logger:            log.With("component", "rest"),
 	}
 	if u := rc.Upstream; u.URL != "" {
 		opts.Service = rest.Upstream(u.URL, u.APIKey, u.APISecret, u.Timeout)
@@ -313,6 +318,36 @@ func newGateway(cfg *config.Config, local livekit.RoomService, log *slog.Logger)
 		log.Warn("REST gateway: a request without an API token may act on every room (set rest.auth_required to refuse it)")
 	}
 	return rest.New(opts), nil
+}
+
+// defaultLiveKitURL is the URL of this server's /rtc from its configuration (the
+// default of rest.livekit_url): ws:// with rtc.node_ip, else the first bind address
+// that is not unspecified, else 127.0.0.1, and the HTTP port.
+func defaultLiveKitURL(cfg *config.Config, port int) string {
+	host := cfg.RTC.NodeIP
+	if host == "" {
+		for _, a := range cfg.BindAddresses {
+			if ip := net.ParseIP(a); ip != nil && !ip.IsUnspecified() {
+				host = a
+				break
+			}
+		}
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return "ws://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// httpPort is the port the HTTP server listens on: the first listener's once started
+// (cfg.Port may be 0, for any free port), else cfg.Port.
+func (s *Server) httpPort() int {
+	if len(s.listeners) > 0 {
+		if a, ok := s.listeners[0].Addr().(*net.TCPAddr); ok {
+			return a.Port
+		}
+	}
+	return s.cfg.Port
 }
 
 // serverInfo is what clients are told about the server. The version is the LiveKit

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -88,12 +87,16 @@ func (g *Gateway) issueToken(ctx context.Context, c caller, r *http.Request) (in
 		[2]string{"participant_identity", req.ParticipantIdentity}); err != nil {
 		return 0, nil, err
 	}
+	if err := g.validateTokenRequest(&req); err != nil {
+		return 0, nil, err
+	}
 	ttl := g.opts.DefaultTokenTTL
 	if req.TTL != nil {
-		ttl = time.Duration(*req.TTL) * time.Second
-		if *req.TTL <= 0 || ttl > g.opts.MaxTokenTTL {
-			return 0, nil, fmt.Errorf("%w: ttl must be between 1 and %d seconds", room.ErrInvalidArgument, int64(g.opts.MaxTokenTTL/time.Second))
+		// Compared in seconds before converting: any int64 times a second could overflow.
+		if maxTTL := int64(g.opts.MaxTokenTTL / time.Second); *req.TTL < 1 || *req.TTL > maxTTL {
+			return 0, nil, fmt.Errorf("%w: ttl must be between 1 and %d seconds (rest.max_token_ttl)", room.ErrInvalidArgument, maxTTL)
 		}
+		ttl = time.Duration(*req.TTL) * time.Second
 	}
 	grant := &lkauth.VideoGrant{RoomJoin: true, Room: req.RoomName}
 	if p := req.Permission; p != nil {
@@ -113,11 +116,7 @@ func (g *Gateway) issueToken(ctx context.Context, c caller, r *http.Request) (in
 			grant.Hidden = *p.Hidden
 		}
 		for _, s := range p.CanPublishSources {
-			name, ok := sourceNames[strings.ToLower(s)]
-			if !ok {
-				return 0, nil, fmt.Errorf("%w: permission.can_publish_sources: %q is not camera, microphone, screen_share or screen_share_audio", room.ErrInvalidArgument, s)
-			}
-			grant.CanPublishSources = append(grant.CanPublishSources, name)
+			grant.CanPublishSources = append(grant.CanPublishSources, sourceNames[strings.ToLower(s)])
 		}
 	}
 	if _, err := g.createOwned(ctx, c, &livekit.CreateRoomRequest{Name: req.RoomName}); err != nil {
@@ -142,27 +141,79 @@ func (g *Gateway) issueToken(ctx context.Context, c caller, r *http.Request) (in
 	if err != nil {
 		return 0, nil, fmt.Errorf("signing the token: %w", err)
 	}
+	if len(tok) > g.opts.MaxTokenSize {
+		// Measured on the signed token, whatever it carries. The room (the caller's own)
+		// may have been created above; it closes after its empty timeout.
+		return 0, nil, fmt.Errorf("%w: the token would be %d bytes; /rtc accepts tokens of at most %d bytes: shorten metadata or attributes",
+			room.ErrInvalidArgument, len(tok), g.opts.MaxTokenSize)
+	}
 	return http.StatusOK, tokenResponse{
 		Token:               tok,
 		RoomName:            req.RoomName,
 		ParticipantIdentity: req.ParticipantIdentity,
-		LiveKitURL:          g.liveKitURL(r),
+		LiveKitURL:          g.liveKitURL(),
 		ExpiresAt:           expires.Unix(),
 	}, nil
 }
 
-// liveKitURL is the URL clients connect to: configured, or this server as the request
-// reached it.
-func (g *Gateway) liveKitURL(r *http.Request) string {
-	if g.opts.LiveKitURL != "" {
+// validateTokenRequest checks what the token would carry with the rules a join applies
+// (room.Validate*, under the server's limits), so that no token is issued that /rtc
+// would refuse. Each error names the request field.
+func (g *Gateway) validateTokenRequest(req *tokenRequest) error {
+	l := g.opts.Limits
+	checks := []struct {
+		field string
+		err   error
+	}{
+		{"room_name", g.validRoomName(req.RoomName)},
+		{"participant_identity", room.ValidateIdentity(l, req.ParticipantIdentity)},
+		{"participant_name", room.ValidateParticipantName(l, req.ParticipantName)},
+		{"metadata", room.ValidateMetadata(l, "participant metadata", req.Metadata)},
+		{"attributes", room.ValidateAttributes(l, req.Attributes)},
+		{"permission", validateSources(req.Permission)},
+	}
+	for _, c := range checks {
+		if c.err != nil {
+			return fieldError(c.field, c.err)
+		}
+	}
+	return nil
+}
+
+// validateSources checks a token permission's can_publish_sources: known names, each
+// at most once (room.ValidatePermission).
+func validateSources(p *permissionJSON) error {
+	if p == nil {
+		return nil
+	}
+	perm := &livekit.ParticipantPermission{}
+	for _, s := range p.CanPublishSources {
+		if _, ok := sourceNames[strings.ToLower(s)]; !ok {
+			return fmt.Errorf("%w: can_publish_sources: %q is not camera, microphone, screen_share or screen_share_audio", room.ErrInvalidArgument, s)
+		}
+		perm.CanPublishSources = append(perm.CanPublishSources, livekit.TrackSource(livekit.TrackSource_value[strings.ToUpper(s)]))
+	}
+	return room.ValidatePermission(perm)
+}
+
+// fieldError prefixes a validator's message with the request field it is about:
+// "invalid argument: participant_identity: participant identity is 500000 bytes; the
+// limit is 256".
+func fieldError(field string, err error) error {
+	if msg, ok := strings.CutPrefix(err.Error(), room.ErrInvalidArgument.Error()+": "); ok {
+		return fmt.Errorf("%w: %s: %s", room.ErrInvalidArgument, field, msg)
+	}
+	return fmt.Errorf("%s: %w", field, err)
+}
+
+// liveKitURL is the URL clients connect to: configured (rest.livekit_url), or this
+// server's own from its configuration. Never the request's Host or X-Forwarded-*
+// headers, which the caller chooses.
+func (g *Gateway) liveKitURL() string {
+	if g.opts.LiveKitURL != "" || g.opts.DefaultLiveKitURL == nil {
 		return g.opts.LiveKitURL
 	}
-	scheme := "ws"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "wss"
-	}
-	u := url.URL{Scheme: scheme, Host: r.Host}
-	return u.String()
+	return g.opts.DefaultLiveKitURL()
 }
 
 // --- rooms ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import (
 
 	"github.com/usher-rtc/usher/internal/apierr"
 	"github.com/usher-rtc/usher/internal/auth"
+	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/room"
 )
 
@@ -38,8 +39,22 @@ type Options struct {
 	AuthRequired bool
 	// APIKey and APISecret sign the join tokens the gateway issues.
 	APIKey, APISecret string
-	// LiveKitURL is returned with issued tokens; empty derives it from the request.
+	// LiveKitURL is the URL returned with issued tokens (rest.livekit_url). When it is
+	// empty, DefaultLiveKitURL gives it. The request's Host is never used: it is the
+	// caller's to choose.
 	LiveKitURL string
+	// DefaultLiveKitURL returns this server's own URL, from its configuration.
+	DefaultLiveKitURL func() string
+	// CORSOrigins are the web origins allowed to call the gateway from a browser
+	// (rest.cors_origins); "*" allows every origin, and only with AuthRequired. See
+	// origin.go for the whole browser policy.
+	CORSOrigins []string
+	// Limits are the server's input limits: issued tokens carry nothing a join would
+	// refuse. The zero value means the defaults.
+	Limits config.LimitConfig
+	// MaxTokenSize bounds an issued token, in bytes: the most the server that verifies
+	// it accepts. 0 means auth.MaxTokenSize, this server's bound.
+	MaxTokenSize int
 	// DefaultTokenTTL and MaxTokenTTL bound issued tokens.
 	DefaultTokenTTL, MaxTokenTTL time.Duration
 	// MaxBodySize bounds request bodies.
@@ -57,6 +72,9 @@ type Gateway struct {
 	log    *slog.Logger
 	tokens []apiToken
 	routes []route
+	cors   corsPolicy
+	// validRoomName is the room package's rule for room names, under opts.Limits.
+	validRoomName func(string) error
 }
 
 type apiToken struct {
@@ -75,7 +93,19 @@ func New(opts Options) *Gateway {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Limits == (config.LimitConfig{}) {
+		opts.Limits = config.Default().Limit
+	}
+	if opts.MaxTokenSize == 0 {
+		opts.MaxTokenSize = auth.MaxTokenSize
+	}
 	g := &Gateway{opts: opts, log: opts.Logger}
+	g.validRoomName = room.NewManager(room.Options{Limits: opts.Limits}).ValidateRoomName
+	var warnings []string
+	g.cors, warnings = newCORSPolicy(opts.CORSOrigins, opts.LiveKitURL, opts.AuthRequired)
+	for _, w := range warnings {
+		g.log.Warn(w)
+	}
 	for tok, id := range opts.Tokens {
 		g.tokens = append(g.tokens, apiToken{hash: sha256.Sum256([]byte(tok)), authID: id})
 	}
@@ -140,8 +170,11 @@ func (g *Gateway) authenticate(r *http.Request) (caller, error) {
 	return caller{authID: found}, nil
 }
 
-// ServeHTTP routes /livekit/ requests.
+// ServeHTTP routes /livekit/ requests, after the browser policy (see origin.go).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !g.applyOrigin(w, r) {
+		return
+	}
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	if r.Method == http.MethodGet && (path == "/livekit/openapi.yaml" || path == "/livekit/openapi.json") {
 		g.serveOpenAPI(w, path)
@@ -195,6 +228,9 @@ func match(pattern string, u interface{ EscapedPath() string }) (map[string]stri
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rt route) {
 	c, err := g.authenticate(r)
+	if err == nil && c.authID == "" {
+		err = g.checkHost(r)
+	}
 	if err != nil {
 		apierr.WriteREST(w, err)
 		return
