@@ -130,13 +130,19 @@ func TestDataPackets(t *testing.T) {
 				t.Errorf("%s got %v", rc.Identity, e)
 			}
 		}
-		// Targeted, lossy.
+		// Targeted, lossy and reliable.
 		if err := b.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("just c")), lksdk.WithDataPublishDestination([]string{"c"})); err != nil {
 			t.Fatal(err)
 		}
 		e := c.WaitFor(t, 5*time.Second, "data", "b")
 		if e.Detail != "just c" {
 			t.Errorf("c got %v", e)
+		}
+		if err := b.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("just c, reliably")), lksdk.WithDataPublishDestination([]string{"c"}), lksdk.WithDataPublishReliable(true)); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := c.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "data" && e.Detail == "just c, reliably" }); !ok {
+			t.Errorf("c did not get b's reliable packet: %v", c.Events())
 		}
 		// A large packet (bigger than one SCTP read buffer) arrives whole.
 		big := strings.Repeat("0123456789", 3000)
@@ -146,10 +152,18 @@ func TestDataPackets(t *testing.T) {
 		if e, ok := c.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "data" && len(e.Detail) > 1000 }); !ok || e.Detail != big {
 			t.Errorf("large packet: arrived %v, %d bytes", ok, len(e.Detail))
 		}
-		// The sender never hears itself, and a did not get b's targeted packet.
-		time.Sleep(200 * time.Millisecond)
+		// a did not get b's targeted packets. b now broadcasts on the same reliable
+		// channel: the server routes b's packets in order, so had it sent a the
+		// reliable targeted one, a would have it before this one. (The lossy one has no
+		// such fence: lossy packets may arrive in any order or not at all.)
+		if err := b.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("fence")), lksdk.WithDataPublishReliable(true)); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := a.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "data" && e.Detail == "fence" }); !ok {
+			t.Fatalf("a did not get b's broadcast: %v", a.Events())
+		}
 		for _, ev := range a.Events() {
-			if ev.Kind == "data" {
+			if ev.Kind == "data" && ev.Detail != "fence" {
 				t.Errorf("a received %v", ev)
 			}
 		}
@@ -160,9 +174,9 @@ func TestDataPackets(t *testing.T) {
 		if err := c.Room.LocalParticipant.PublishDataPacket(rawPacket{forged}, lksdk.WithDataPublishDestination([]string{"a"}), lksdk.WithDataPublishReliable(true)); err != nil {
 			t.Fatal(err)
 		}
-		e = a.WaitFor(t, 5*time.Second, "data", "")
-		if e.Identity != "c" || e.Detail != "forged" {
-			t.Errorf("forged packet arrived as %v, want from c", e)
+		e, ok := a.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "data" && e.Detail == "forged" })
+		if !ok || e.Identity != "c" {
+			t.Errorf("forged packet arrived as %v (%v), want from c", e, ok)
 		}
 	})
 }

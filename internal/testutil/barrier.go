@@ -39,8 +39,12 @@ func (s *TestServer) SignalBarrier(t testing.TB, roomName string, clients ...*Cl
 			t.Fatalf("signal barrier in %q: %v", roomName, err)
 		}
 		for _, c := range clients {
-			Eventually(t, barrierTimeout, func() bool { return c.Room.Metadata() == md },
-				"%s did not receive the signal barrier (round %d); it saw %v", c.Identity, round, c.Events())
+			Eventually(t, barrierTimeout, func() bool {
+				if c.Has("disconnected", "") {
+					t.Fatalf("%s was disconnected before the signal barrier reached it: %v", c.Identity, c.Events())
+				}
+				return c.Room.Metadata() == md
+			}, "%s did not receive the signal barrier (round %d); it saw %v", c.Identity, round, c.Events())
 		}
 	}
 }
