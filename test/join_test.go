@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,8 +116,10 @@ func TestDuplicateIdentityRejected(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `"sam" is already in room "r"`) {
 		t.Fatalf("second join: %v, want a refusal naming the identity", err)
 	}
-	// The first connection is untouched.
-	time.Sleep(100 * time.Millisecond)
+	// The first connection is untouched: a refused join never reaches the room, and
+	// had it closed the first connection (which happens before the refusal is sent),
+	// the first client would never see a barrier sent after it.
+	srv.SignalBarrier(t, "r", first)
 	if first.Has("disconnected", "") || first.Room.ConnectionState() != lksdk.ConnectionStateConnected {
 		t.Errorf("first connection was disturbed: %v", first.Events())
 	}
@@ -128,8 +131,11 @@ func TestDuplicateIdentityRejected(t *testing.T) {
 }
 
 func TestHiddenParticipantIsInvisibleAndNotCounted(t *testing.T) {
-	srv := testutil.StartServer(t, testutil.WithConfig(func(c *config.Config) { c.Room.MaxParticipants = 2 }))
+	srv := testutil.StartServer(t, testutil.WithConfig(func(c *config.Config) { c.Room.MaxParticipants = 3 }))
 	alice := srv.Join(t, "r", "alice")
+	// A raw client shows every message the server sends; the SDK would ignore the
+	// departure of a participant it never knew.
+	raw := dialRaw(t, srv, testutil.JoinToken(t, "r", "raw"), "")
 	spy := srv.Join(t, "r", "spy", testutil.WithGrant(&lkauth.VideoGrant{Hidden: true}))
 	bob := srv.Join(t, "r", "bob") // the hidden participant does not take a seat
 
@@ -141,20 +147,35 @@ func TestHiddenParticipantIsInvisibleAndNotCounted(t *testing.T) {
 	}
 	// The spy sees everyone.
 	spy.WaitFor(t, 5*time.Second, "participant_connected", "bob")
-	if spy.Room.GetParticipantByIdentity("alice") == nil {
-		t.Errorf("the hidden participant does not see alice")
+	if spy.Room.GetParticipantByIdentity("alice") == nil || spy.Room.GetParticipantByIdentity("raw") == nil {
+		t.Errorf("the hidden participant does not see alice and raw")
 	}
-	time.Sleep(200 * time.Millisecond)
-	if alice.Has("participant_connected", "spy") {
+	// The spy's join was announced (or not) before its JoinResponse: after a barrier,
+	// alice's SDK would hold it.
+	srv.SignalBarrier(t, "r", alice)
+	if alice.Room.GetParticipantByIdentity("spy") != nil || alice.Has("participant_connected", "spy") {
 		t.Errorf("alice was told about the hidden participant")
 	}
-	if n := roomInfo(t, srv, "r").NumParticipants; n != 2 {
-		t.Errorf("num_participants = %d, want 2 (hidden excluded)", n)
+	if n := roomInfo(t, srv, "r").NumParticipants; n != 3 {
+		t.Errorf("num_participants = %d, want 3 (hidden excluded)", n)
 	}
 	spy.Room.Disconnect()
-	time.Sleep(200 * time.Millisecond)
-	if alice.Has("participant_disconnected", "spy") {
-		t.Errorf("alice was told the hidden participant left")
+	testutil.Eventually(t, 5*time.Second, func() bool { return participantState(t, srv, "r", "spy") == livekit.ParticipantInfo_DISCONNECTED },
+		"the server did not see the spy leave")
+	// The departure was announced (or not) when the server removed the spy: after a
+	// barrier, raw has read every message sent to it before.
+	raw.barrier()
+	for _, res := range raw.received() {
+		for _, p := range append(res.GetUpdate().GetParticipants(), res.GetJoin().GetOtherParticipants()...) {
+			if p.Identity == "spy" {
+				t.Errorf("raw was told about the hidden participant: %v", res)
+			}
+		}
+	}
+	if !slices.ContainsFunc(raw.received(), func(r *livekit.SignalResponse) bool {
+		return slices.ContainsFunc(r.GetUpdate().GetParticipants(), func(p *livekit.ParticipantInfo) bool { return p.Identity == "bob" })
+	}) {
+		t.Errorf("raw was not told about bob, so its silence about the spy proves nothing: %v", raw.received())
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,9 @@ type rawClient struct {
 	t       *testing.T
 	ws      *websocket.Conn
 	writeMu sync.Mutex
+
+	mu   sync.Mutex
+	seen []*livekit.SignalResponse // every response read, in order
 }
 
 func dialRaw(t *testing.T, srv *testutil.TestServer, token, query string) *rawClient {
@@ -54,7 +58,46 @@ func (c *rawClient) next(timeout time.Duration) (*livekit.SignalResponse, int, e
 	} else {
 		err = proto.Unmarshal(data, res)
 	}
+	if err == nil {
+		c.mu.Lock()
+		c.seen = append(c.seen, res)
+		c.mu.Unlock()
+	}
 	return res, mt, err
+}
+
+// received returns every response read so far, in order.
+func (c *rawClient) received() []*livekit.SignalResponse {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*livekit.SignalResponse(nil), c.seen...)
+}
+
+var rawBarrierSeq atomic.Int64
+
+// barrier reads until the server has sent everything it queued for this connection
+// before it handled a ping sent now, and returns the responses read on the way (see
+// received for all of them). The server handles a connection's requests in order and
+// queues the pong at the end of the connection's queue, where nothing queued later is
+// merged ahead of it. So once the pong is read, anything the server meant to send
+// before the ping was handled has been read: use it after making the server do
+// something that must not reach this client.
+func (c *rawClient) barrier() []*livekit.SignalResponse {
+	c.t.Helper()
+	ts := 1_000_000 + rawBarrierSeq.Add(1)
+	c.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PingReq{PingReq: &livekit.Ping{Timestamp: ts}}})
+	var before []*livekit.SignalResponse
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, _, err := c.next(time.Until(deadline))
+		if err != nil {
+			c.t.Fatalf("waiting for the pong of barrier %d: %v", ts, err)
+		}
+		if res.GetPongResp().GetLastPingTimestamp() == ts {
+			return before
+		}
+		before = append(before, res)
+	}
 }
 
 // await reads until a response matches, failing after timeout.
@@ -132,22 +175,27 @@ func TestResumeAfterSignalDrop(t *testing.T) {
 		mover := srv.Join(t, "r", "mover", mode...)
 		waitActive(t, srv, "r", "mover")
 		sid := mover.Room.LocalParticipant.SID()
+		watcher.WaitFor(t, 5*time.Second, "participant_connected", "mover")
+		seen := watcher.Room.GetParticipantByIdentity("mover")
 
 		mover.Room.Simulate(lksdk.SimulateSignalReconnect)
 		mover.WaitFor(t, 10*time.Second, "reconnected", "")
 		if got := srv.Participant(t, "r", "mover").Sid; got != sid {
 			t.Errorf("resumed with sid %s, want the same session %s", got, sid)
 		}
-		// Nobody saw the participant leave, and the session still works both ways.
-		if watcher.Has("participant_disconnected", "mover") {
-			t.Errorf("watcher saw mover leave during a resume")
+		// Nobody saw the participant leave: after a barrier, the watcher's SDK still
+		// holds the participant it was first told about (a leave and a rejoin would
+		// have replaced it).
+		srv.SignalBarrier(t, "r", watcher)
+		if rp := watcher.Room.GetParticipantByIdentity("mover"); rp != seen || watcher.Has("participant_disconnected", "mover") {
+			t.Errorf("watcher saw mover leave during a resume: %v", watcher.Events())
 		}
+		// The session still works both ways.
 		if err := srv.RoomClientUpdateRoomMetadata(t, "r", "after-resume"); err != nil {
 			t.Fatal(err)
 		}
-		e := mover.WaitFor(t, 5*time.Second, "room_metadata", "")
-		if e.Detail != "after-resume" {
-			t.Errorf("room metadata after resume: %q", e.Detail)
+		if _, ok := mover.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "room_metadata" && e.Detail == "after-resume" }); !ok {
+			t.Errorf("room metadata after resume did not arrive: %v", mover.Events())
 		}
 		if err := mover.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("still here")), lksdk.WithDataPublishReliable(true)); err != nil {
 			t.Fatal(err)
@@ -222,9 +270,11 @@ func TestDeleteRoomDisconnectsEveryone(t *testing.T) {
 			t.Errorf("%s disconnected with %s, want ROOM_DELETED", c.Identity, e.Detail)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
-	if other.Has("disconnected", "") {
-		t.Errorf("a participant of another room was disconnected")
+	// Had the deletion closed other's connection too (it closes connections before it
+	// returns), other would never see a barrier sent through its room after it.
+	srv.SignalBarrier(t, "other", other)
+	if other.Has("disconnected", "") || other.Room.ConnectionState() != lksdk.ConnectionStateConnected {
+		t.Errorf("a participant of another room was disconnected: %v", other.Events())
 	}
 }
 
@@ -273,8 +323,12 @@ func TestDepartureTimeoutKeepsRoomForReturningParticipants(t *testing.T) {
 	a := srv.Join(t, "lobby", "a")
 	sid := a.Room.SID()
 	a.Room.Disconnect()
-	time.Sleep(500 * time.Millisecond)
-	// Within departure_timeout the room is still open: rejoining finds the same session.
+	// Once a has left, the room is empty and counting down departure_timeout...
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		rm, err := srv.Rooms().Room("lobby")
+		return err == nil && rm.Participant("a") == nil
+	}, "the server did not see a leave")
+	// ...and within it the room is still open: joining finds the same session.
 	b := srv.Join(t, "lobby", "b")
 	if b.Room.SID() != sid {
 		t.Errorf("room was replaced within departure_timeout")

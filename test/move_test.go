@@ -67,11 +67,18 @@ func TestMoveParticipant(t *testing.T) {
 			t.Errorf("breakout num_participants = %d", n)
 		}
 		// The session works in the new room: data reaches its new neighbours only.
-		if err := mover.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("hello breakout")), lksdk.WithDataPublishReliable(true)); err != nil {
-			t.Fatal(err)
+		for _, msg := range []string{"hello breakout", "and again"} {
+			if err := mover.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte(msg)), lksdk.WithDataPublishReliable(true)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		there.WaitFor(t, 5*time.Second, "data", "student")
-		time.Sleep(100 * time.Millisecond)
+		// The server routes a participant's reliable packets one after the other: once
+		// the second arrived, the first was routed wherever it was going to go, and a
+		// data barrier in the old room comes after it.
+		if _, ok := there.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "data" && e.Detail == "and again" }); !ok {
+			t.Fatalf("the destination did not get the mover's data: %v", there.Events())
+		}
+		srv.DataBarrier(t, "lobby", stays)
 		if stays.Has("data", "student") {
 			t.Errorf("data reached the old room")
 		}
@@ -183,6 +190,9 @@ func TestForwardParticipant(t *testing.T) {
 		t.Fatal(err)
 	}
 	audience.WaitFor(t, 5*time.Second, "participant_disconnected", "speaker")
+	// Removing the source too would have closed its connection before the removal
+	// returned: a barrier in the source room shows it was not.
+	srv.SignalBarrier(t, "main", speaker)
 	if speaker.Has("disconnected", "") {
 		t.Errorf("removing the forward disconnected the source")
 	}

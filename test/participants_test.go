@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -139,9 +140,11 @@ func TestUpdateMetadataNameAttributes(t *testing.T) {
 		t.Fatal(err)
 	}
 	hidden.WaitFor(t, 5*time.Second, "metadata_changed", "h")
-	time.Sleep(100 * time.Millisecond)
-	if b.Has("metadata_changed", "h") {
-		t.Errorf("b heard about the hidden participant")
+	// The update was sent (or not) before UpdateParticipant returned. b's SDK, had it
+	// been told, would hold h as a new remote participant after the barrier.
+	srv.SignalBarrier(t, "r", b)
+	if b.Room.GetParticipantByIdentity("h") != nil || slices.ContainsFunc(b.Events(), func(e testutil.Event) bool { return e.Identity == "h" }) {
+		t.Errorf("b heard about the hidden participant: %v", b.Events())
 	}
 
 	// Errors, each with a clear message; nothing changes.
@@ -233,6 +236,9 @@ func TestPromoteAndDemote(t *testing.T) {
 		if n := len(srv.Participant(t, roomName, identity).Tracks); n != 0 {
 			t.Errorf("server still lists %d tracks", n)
 		}
+		// A disconnect would have been sent with the change: a barrier after it shows
+		// none was.
+		srv.SignalBarrier(t, roomName, guest)
 		if guest.Has("disconnected", "") {
 			t.Errorf("the guest was disconnected by a permission change")
 		}
@@ -271,10 +277,32 @@ func TestPublishSourcesAndDataPermission(t *testing.T) {
 	}
 	testutil.Eventually(t, 5*time.Second, func() bool { return !p.Room.LocalParticipant.Permissions().GetCanPublishData() },
 		"p's SDK does not see the data permission change")
+	// Nothing outside the server shows that it refused a packet but its log: wait for
+	// that line rather than for a guessed time.
+	dropped := srv.WatchLog(func(r testutil.LogRecord) bool {
+		return r.Message == "data packet dropped" && r.Attrs["identity"] == "p" && strings.Contains(r.Attrs["error"], "publish data")
+	})
 	_ = p.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("should not arrive")), lksdk.WithDataPublishReliable(true))
-	time.Sleep(300 * time.Millisecond)
-	if viewer.Has("data", "p") {
-		t.Errorf("data arrived from a participant without can_publish_data")
+	select {
+	case <-dropped:
+	case <-time.After(10 * time.Second):
+		t.Fatalf(`the server never logged "data packet dropped" for p's packet sent without can_publish_data; viewer saw %v`, viewer.Events())
+	}
+	// Data is allowed again and p sends on the same ordered channel: had the server
+	// delivered the refused packet, it would reach viewer before this one.
+	_, err = rc.UpdateParticipant(ctx10(t), &livekit.UpdateParticipantRequest{Room: "r", Identity: "p", Permission: &livekit.ParticipantPermission{
+		CanPublish: true, CanSubscribe: true, CanPublishData: true, CanPublishSources: []livekit.TrackSource{livekit.TrackSource_MICROPHONE},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return p.Room.LocalParticipant.Permissions().GetCanPublishData() },
+		"p's SDK does not see data allowed again")
+	if err := p.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("allowed again")), lksdk.WithDataPublishReliable(true)); err != nil {
+		t.Fatal(err)
+	}
+	if e := viewer.WaitFor(t, 5*time.Second, "data", "p"); e.Detail != "allowed again" {
+		t.Errorf("data arrived from a participant without can_publish_data: %v", e)
 	}
 }
 
@@ -385,16 +413,23 @@ func TestRemoveParticipantSticks(t *testing.T) {
 	if status, body := rawDial(t, srv2, tok, ""); status != http.StatusUnauthorized || !strings.Contains(body, "revoked") {
 		t.Errorf("rejoin after a restart: %d %q", status, body)
 	}
-	// A token issued after the removal lets the backend readmit them.
-	time.Sleep(1100 * time.Millisecond) // JWT issue times have one-second resolution
-	srv2.Join(t, "r", "troll")
+	// A token issued after the removal lets the backend readmit them, even within the
+	// second of the removal (JWT issue times have one-second resolution; the server
+	// revokes tokens issued in the seconds before). It differs from the removed token
+	// by its name: minted in the same second with the same claims, it would be the
+	// same token, revoked as such.
+	srv2.Join(t, "r", "troll", testutil.WithName("Troll, readmitted"))
 }
 
 func TestMutePublishedTrack(t *testing.T) {
 	srv := testutil.StartServer(t)
 	rc := srv.RoomClient()
 	viewer := srv.Join(t, "r", "viewer")
-	speaker := srv.Join(t, "r", "speaker")
+	// The speaker may set its own metadata: the test uses that to fence what its SDK
+	// sends.
+	g := &lkauth.VideoGrant{}
+	g.SetCanUpdateOwnMetadata(true)
+	speaker := srv.Join(t, "r", "speaker", testutil.WithGrant(g))
 	pub, err := speaker.Room.LocalParticipant.PublishTrack(newAudioTrack(t), &lksdk.TrackPublicationOptions{Name: "mic"})
 	if err != nil {
 		t.Fatal(err)
@@ -414,9 +449,24 @@ func TestMutePublishedTrack(t *testing.T) {
 	}
 	viewer.WaitFor(t, 5*time.Second, "track_muted", "speaker")
 	testutil.Eventually(t, 5*time.Second, func() bool { return pub.IsMuted() }, "the publisher's SDK did not mute its track")
-	time.Sleep(200 * time.Millisecond)
-	if !srv.Participant(t, "r", "speaker").Tracks[0].Muted {
-		t.Errorf("the mute was reverted")
+	// The SDK would revert the mute while handling the messages the mute sent it, by
+	// sending its own state back. Once it has handled them all (a signal barrier), the
+	// speaker sets its metadata: the server handles the speaker's requests in order,
+	// so when others see that metadata, any revert has been applied, and the update
+	// carrying the metadata carries the track's state too.
+	srv.SignalBarrier(t, "r", speaker)
+	speaker.Room.LocalParticipant.SetMetadata("after the mute")
+	if _, ok := viewer.Await(5*time.Second, func(e testutil.Event) bool {
+		return e.Kind == "metadata_changed" && e.Identity == "speaker" && e.Detail == "after the mute"
+	}); !ok {
+		t.Fatalf("viewer did not see the speaker's metadata: %v", viewer.Events())
+	}
+	if rpub := viewer.Room.GetParticipantByIdentity("speaker").GetTrackPublication(livekit.TrackSource_MICROPHONE); rpub == nil || !rpub.IsMuted() ||
+		viewer.Has("track_unmuted", "speaker") {
+		t.Errorf("the mute was reverted: the viewer sees the track unmuted")
+	}
+	if info, err := rc.GetParticipant(ctx10(t), &livekit.RoomParticipantIdentity{Room: "r", Identity: "speaker"}); err != nil || !info.Tracks[0].Muted {
+		t.Errorf("the mute was reverted: %v %v", info, err)
 	}
 
 	// Unmute is refused unless enabled.
@@ -523,17 +573,18 @@ func TestSendDataFromTheServer(t *testing.T) {
 			t.Errorf("%s got %v", c.Identity, e)
 		}
 	}
-	// A retried request (same nonce; the SDK sets a fresh one per call) is delivered once.
+	// A retried request (same nonce; the SDK sets a fresh one per call) is delivered
+	// once. It is reliable so that a data barrier orders after it: lossy packets may
+	// arrive in any order, or not at all.
 	admin := testutil.Token(t, "admin", adminGrant("r"))
 	body := `{"room":"r","data":"` + base64.StdEncoding.EncodeToString([]byte("just b")) +
-		`","kind":"LOSSY","destination_identities":["b"],"nonce":"` + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef")) + `"}`
+		`","kind":"RELIABLE","destination_identities":["b"],"nonce":"` + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef")) + `"}`
 	for range 2 {
 		if r := post(t, srv.URL, "SendData", "application/json", admin, []byte(body)); r.status != 200 {
 			t.Fatalf("SendData: %d %s", r.status, r.body)
 		}
 	}
-	b.WaitFor(t, 5*time.Second, "data", "")
-	time.Sleep(300 * time.Millisecond)
+	srv.DataBarrier(t, "r", a, b)
 	n := 0
 	for _, e := range b.Events() {
 		if e.Kind == "data" && e.Detail == "just b" {
@@ -575,16 +626,42 @@ func TestClientUpdatesItsOwnMetadata(t *testing.T) {
 	g := &lkauth.VideoGrant{}
 	g.SetCanUpdateOwnMetadata(true)
 	self := srv.Join(t, "r", "self", testutil.WithGrant(g))
-	other := srv.Join(t, "r", "other")
-	waitActive(t, srv, "r", "self", "other")
+	// other has no can_update_metadata. It is a raw client, to see the server's answer
+	// and everything sent before it.
+	other := dialRaw(t, srv, testutil.JoinToken(t, "r", "other"), "")
+	self.WaitFor(t, 5*time.Second, "participant_connected", "other")
 	self.Room.LocalParticipant.SetMetadata("mine")
-	if e := other.WaitFor(t, 5*time.Second, "metadata_changed", "self"); e.Detail != "mine" {
-		t.Errorf("other saw %q", e.Detail)
+	other.await(5*time.Second, "self's metadata", func(r *livekit.SignalResponse) bool {
+		return slices.ContainsFunc(r.GetUpdate().GetParticipants(), func(p *livekit.ParticipantInfo) bool {
+			return p.Identity == "self" && p.Metadata == "mine"
+		})
+	})
+
+	other.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateMetadata{UpdateMetadata: &livekit.UpdateParticipantMetadata{
+		Metadata: "not allowed", RequestId: 7,
+	}}})
+	// The server handles other's requests in order: by the pong of a ping sent after
+	// the update, it has answered the update and sent any change it made.
+	var answered bool
+	for _, res := range other.barrier() {
+		if rr := res.GetRequestResponse(); rr.GetRequestId() == 7 {
+			answered = true
+			if rr.Reason != livekit.RequestResponse_NOT_ALLOWED {
+				t.Errorf("answer to a refused update_metadata: %v", rr)
+			}
+		}
+		for _, p := range res.GetUpdate().GetParticipants() {
+			if p.Metadata == "not allowed" {
+				t.Errorf("the server announced a refused metadata change: %v", p)
+			}
+		}
 	}
-	other.Room.LocalParticipant.SetMetadata("not allowed")
-	time.Sleep(300 * time.Millisecond)
-	if got := srv.Participant(t, "r", "other").Metadata; got != "" {
-		t.Errorf("a participant without can_update_metadata changed its metadata to %q", got)
+	if !answered {
+		t.Errorf("no RequestResponse for the refused update_metadata")
+	}
+	info, err := srv.RoomClient().GetParticipant(ctx10(t), &livekit.RoomParticipantIdentity{Room: "r", Identity: "other"})
+	if err != nil || info.Metadata != "" {
+		t.Errorf("a participant without can_update_metadata changed its metadata: %v %v", info, err)
 	}
 }
 

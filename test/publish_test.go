@@ -1,6 +1,8 @@
 package test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/usher-rtc/usher/internal/testutil"
 )
@@ -130,13 +133,19 @@ func TestDataPackets(t *testing.T) {
 				t.Errorf("%s got %v", rc.Identity, e)
 			}
 		}
-		// Targeted, lossy.
+		// Targeted, lossy and reliable.
 		if err := b.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("just c")), lksdk.WithDataPublishDestination([]string{"c"})); err != nil {
 			t.Fatal(err)
 		}
 		e := c.WaitFor(t, 5*time.Second, "data", "b")
 		if e.Detail != "just c" {
 			t.Errorf("c got %v", e)
+		}
+		if err := b.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("just c, reliably")), lksdk.WithDataPublishDestination([]string{"c"}), lksdk.WithDataPublishReliable(true)); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := c.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "data" && e.Detail == "just c, reliably" }); !ok {
+			t.Errorf("c did not get b's reliable packet: %v", c.Events())
 		}
 		// A large packet (bigger than one SCTP read buffer) arrives whole.
 		big := strings.Repeat("0123456789", 3000)
@@ -146,10 +155,18 @@ func TestDataPackets(t *testing.T) {
 		if e, ok := c.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "data" && len(e.Detail) > 1000 }); !ok || e.Detail != big {
 			t.Errorf("large packet: arrived %v, %d bytes", ok, len(e.Detail))
 		}
-		// The sender never hears itself, and a did not get b's targeted packet.
-		time.Sleep(200 * time.Millisecond)
+		// a did not get b's targeted packets. b now broadcasts on the same reliable
+		// channel: the server routes b's packets in order, so had it sent a the
+		// reliable targeted one, a would have it before this one. (The lossy one has no
+		// such fence: lossy packets may arrive in any order or not at all.)
+		if err := b.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("fence")), lksdk.WithDataPublishReliable(true)); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := a.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "data" && e.Detail == "fence" }); !ok {
+			t.Fatalf("a did not get b's broadcast: %v", a.Events())
+		}
 		for _, ev := range a.Events() {
-			if ev.Kind == "data" {
+			if ev.Kind == "data" && ev.Detail != "fence" {
 				t.Errorf("a received %v", ev)
 			}
 		}
@@ -160,9 +177,9 @@ func TestDataPackets(t *testing.T) {
 		if err := c.Room.LocalParticipant.PublishDataPacket(rawPacket{forged}, lksdk.WithDataPublishDestination([]string{"a"}), lksdk.WithDataPublishReliable(true)); err != nil {
 			t.Fatal(err)
 		}
-		e = a.WaitFor(t, 5*time.Second, "data", "")
-		if e.Identity != "c" || e.Detail != "forged" {
-			t.Errorf("forged packet arrived as %v, want from c", e)
+		e, ok := a.Await(5*time.Second, func(e testutil.Event) bool { return e.Kind == "data" && e.Detail == "forged" })
+		if !ok || e.Identity != "c" {
+			t.Errorf("forged packet arrived as %v (%v), want from c", e, ok)
 		}
 	})
 }
@@ -213,4 +230,123 @@ func grantNoPublish() *lkauth.VideoGrant {
 	g := &lkauth.VideoGrant{}
 	g.SetCanPublish(false)
 	return g
+}
+
+// The SDK drops data packets that carry its own identity, so only a hand-made client
+// can show that the server never sends a participant its own packets.
+func TestSenderDoesNotHearItself(t *testing.T) {
+	srv := testutil.StartServer(t)
+	other := srv.Join(t, "chat", "other")
+	raw := newRawDataClient(t, srv, "chat", "raw")
+	waitActive(t, srv, "chat", "raw")
+
+	raw.sendData(&livekit.DataPacket{Value: &livekit.DataPacket_User{User: &livekit.UserPacket{Payload: []byte("hello all")}}})
+	if e := other.WaitFor(t, 5*time.Second, "data", "raw"); e.Detail != "hello all" {
+		t.Errorf("other got %v", e)
+	}
+	// The server queues a packet for every recipient under the room's lock, so once
+	// other has it, a packet the server sends raw now comes after any copy of it.
+	topic := testutil.BarrierTopic
+	if _, err := srv.RoomClient().SendData(ctx10(t), &livekit.SendDataRequest{
+		Room: "chat", Data: []byte("barrier"), Kind: livekit.DataPacket_RELIABLE, Topic: &topic, DestinationIdentities: []string{"raw"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case pkt := <-raw.data:
+			if string(pkt.GetUser().GetPayload()) == "barrier" {
+				return
+			}
+			t.Errorf("the sender got back %v", pkt)
+		case <-time.After(10 * time.Second):
+			t.Fatal("raw did not get the barrier packet")
+		}
+	}
+}
+
+// rawDataClient is a hand-made single peer connection client with a reliable data
+// channel: it sees every data packet the server sends it.
+type rawDataClient struct {
+	*rawClient
+	dc   *webrtc.DataChannel
+	data chan *livekit.DataPacket
+}
+
+func newRawDataClient(t *testing.T, srv *testutil.TestServer, roomName, identity string) *rawDataClient {
+	t.Helper()
+	var se webrtc.SettingEngine
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIncludeLoopbackCandidate(true)
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	ordered := true
+	dc, err := pc.CreateDataChannel("_reliable", &webrtc.DataChannelInit{Ordered: &ordered})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &rawDataClient{dc: dc, data: make(chan *livekit.DataPacket, 64)}
+	opened := make(chan struct{})
+	dc.OnOpen(func() { close(opened) })
+	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		var pkt livekit.DataPacket
+		if proto.Unmarshal(m.Data, &pkt) == nil {
+			c.data <- &pkt
+		}
+	})
+	// The offer goes in the join request, with every candidate in it.
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	jr, _ := proto.Marshal(&livekit.JoinRequest{
+		ClientInfo:         &livekit.ClientInfo{Protocol: 16},
+		ConnectionSettings: &livekit.ConnectionSettings{AutoSubscribe: true},
+		PublisherOffer:     &livekit.SessionDescription{Type: "offer", Sdp: pc.LocalDescription().SDP},
+	})
+	wrapped, _ := proto.Marshal(&livekit.WrappedJoinRequest{JoinRequest: jr})
+	c.rawClient = dialRaw(t, srv, testutil.JoinToken(t, roomName, identity), "join_request="+base64.RawURLEncoding.EncodeToString(wrapped))
+	go func() {
+		for {
+			res, _, err := c.next(time.Minute)
+			if err != nil {
+				return
+			}
+			switch m := res.Message.(type) {
+			case *livekit.SignalResponse_Answer:
+				_ = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.Answer.Sdp})
+			case *livekit.SignalResponse_Trickle:
+				var init webrtc.ICECandidateInit
+				if json.Unmarshal([]byte(m.Trickle.CandidateInit), &init) == nil {
+					_ = pc.AddICECandidate(init)
+				}
+			}
+		}
+	}()
+	select {
+	case <-opened:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s's data channel did not open", identity)
+	}
+	return c
+}
+
+// sendData sends pkt on the reliable data channel.
+func (c *rawDataClient) sendData(pkt *livekit.DataPacket) {
+	c.t.Helper()
+	b, err := proto.Marshal(pkt)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.dc.Send(b); err != nil {
+		c.t.Fatal(err)
+	}
 }

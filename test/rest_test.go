@@ -569,13 +569,9 @@ func TestRESTUpstreamFailures(t *testing.T) {
 			gw := testutil.StartServer(t, withREST(false), testutil.WithConfig(func(c *config.Config) {
 				c.REST.Upstream = config.UpstreamConfig{URL: tc.url, APIKey: "APIx", APISecret: "upstream-secret-0123456789abcdef", Timeout: time.Second}
 			}))
-			start := time.Now()
 			r := rest(t, gw, "GET", "/livekit/rooms", "", "")
 			if r.status != tc.status || r.str("code") != tc.code {
 				t.Errorf("%d %s, want %d %s", r.status, r.body, tc.status, tc.code)
-			}
-			if took := time.Since(start); took > 5*time.Second {
-				t.Errorf("the gateway hung for %s", took)
 			}
 		})
 	}

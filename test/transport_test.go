@@ -5,11 +5,13 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
-	"github.com/pion/turn/v5"
+	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/usher-rtc/usher/internal/config"
@@ -126,68 +128,155 @@ func TestUDPCandidatesUseTheOneMuxedPort(t *testing.T) {
 	}
 	// Every UDP candidate of both sessions names the same port: rtc.udp_port.
 	for _, c := range []*pionClient{a, b} {
+		n := 0
 		for _, cand := range c.candidates {
 			f := strings.Fields(cand)
-			if len(f) > 5 && strings.EqualFold(f[2], "udp") && f[5] != strconv.Itoa(srv.Config.RTC.UDPPort) {
-				t.Errorf("UDP candidate %q is not on rtc.udp_port %d", cand, srv.Config.RTC.UDPPort)
+			if len(f) > 5 && strings.EqualFold(f[2], "udp") {
+				n++
+				if f[5] != strconv.Itoa(srv.Config.RTC.UDPPort) {
+					t.Errorf("UDP candidate %q is not on rtc.udp_port %d", cand, srv.Config.RTC.UDPPort)
+				}
 			}
+		}
+		if n == 0 {
+			t.Errorf("the server sent no UDP candidate: %v", c.candidates)
 		}
 	}
 }
 
+// The test server's ICE socket is on 127.0.0.1. Both tests below make the server
+// advertise another address, 127.0.0.2, where a one-to-one NAT (natForwarder) relays
+// to it, as in a deployment behind NAT: without the rewrite the candidates would say
+// 127.0.0.1, so the assertion can fail.
+const advertisedIP = "127.0.0.2"
+
 func TestNodeIPIsAdvertised(t *testing.T) {
-	srv := testutil.StartServer(t, testutil.WithConfig(func(c *config.Config) { c.RTC.NodeIP = "127.0.0.1" }))
+	srv := testutil.StartServer(t, testutil.WithConfig(func(c *config.Config) { c.RTC.NodeIP = advertisedIP }))
+	newNATForwarder(t, advertisedIP, srv.Config.RTC.UDPPort)
 	c := newPionClient(t, srv, "n", webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4)
 	if !c.negotiate(15 * time.Second) {
 		t.Fatalf("could not connect through the node IP; candidates %v", c.candidates)
 	}
-	assertCandidatesOnly(t, c.candidates, "127.0.0.1")
+	assertCandidatesOnly(t, c.candidates, advertisedIP, srv.Config.RTC.UDPPort)
 }
 
 func TestExternalIPFromSTUN(t *testing.T) {
-	// A STUN server on loopback answers with the address it sees: 127.0.0.1.
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stunSrv, err := turn.NewServer(turn.ServerConfig{PacketConnConfigs: []turn.PacketConnConfig{{
-		PacketConn: pc,
-		RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{
-			RelayAddress: net.ParseIP("127.0.0.1"), Address: "127.0.0.1",
-		},
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stunSrv.Close()
-
+	// A STUN server that tells every client its address is 127.0.0.2.
+	stunAddr := newFakeSTUN(t, net.ParseIP(advertisedIP))
 	srv := testutil.StartServer(t, testutil.WithConfig(func(c *config.Config) {
 		c.RTC.UseExternalIP = true
-		c.RTC.STUNServers = []string{pc.LocalAddr().String()}
+		c.RTC.STUNServers = []string{stunAddr}
 	}))
+	newNATForwarder(t, advertisedIP, srv.Config.RTC.UDPPort)
 	c := newPionClient(t, srv, "x", webrtc.NetworkTypeUDP4)
 	if !c.negotiate(15 * time.Second) {
 		t.Fatalf("could not connect through the discovered IP; candidates %v", c.candidates)
 	}
-	assertCandidatesOnly(t, c.candidates, "127.0.0.1")
+	assertCandidatesOnly(t, c.candidates, advertisedIP, srv.Config.RTC.UDPPort)
+}
+
+// newFakeSTUN answers every STUN binding request on a loopback port with mapped as
+// the client's address, and returns the port's address.
+func newFakeSTUN(t *testing.T, mapped net.IP) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			req := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
+			if req.Decode() != nil || req.Type != stun.BindingRequest {
+				continue
+			}
+			port := from.(*net.UDPAddr).Port
+			res, err := stun.Build(req, stun.BindingSuccess, &stun.XORMappedAddress{IP: mapped, Port: port}, stun.Fingerprint)
+			if err == nil {
+				_, _ = pc.WriteTo(res.Raw, from)
+			}
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+// newNATForwarder relays UDP between ip:port and the server's ICE socket on
+// 127.0.0.1:port, for one client at a time: what a one-to-one NAT in front of the
+// server does.
+func newNATForwarder(t *testing.T, ip string, port int) {
+	t.Helper()
+	outer, err := net.ListenPacket("udp4", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		t.Fatalf("NAT address %s:%d: %v", ip, port, err)
+	}
+	inner, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	var client atomic.Pointer[net.Addr]
+	var wg sync.WaitGroup
+	wg.Add(2)
+	t.Cleanup(func() {
+		_ = outer.Close()
+		_ = inner.Close()
+		wg.Wait()
+	})
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := outer.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			client.Store(&from)
+			_, _ = inner.WriteTo(buf[:n], server)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := inner.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if to := client.Load(); to != nil {
+				_, _ = outer.WriteTo(buf[:n], *to)
+			}
+		}
+	}()
 }
 
 // assertCandidatesOnly checks that every IPv4 candidate advertises ip (the rewrite
-// applies to its address family; IPv6 candidates keep their own addresses).
-func assertCandidatesOnly(t *testing.T, candidates []string, ip string) {
+// applies to its address family; IPv6 candidates keep their own addresses), and that
+// there is a UDP one on udpPort.
+func assertCandidatesOnly(t *testing.T, candidates []string, ip string, udpPort int) {
 	t.Helper()
-	n := 0
+	n, onPort := 0, false
 	for _, cand := range candidates {
 		f := strings.Fields(cand)
-		if len(f) < 5 || net.ParseIP(f[4]).To4() == nil {
+		if len(f) < 6 || net.ParseIP(f[4]).To4() == nil {
 			continue
 		}
 		n++
 		if f[4] != ip {
 			t.Errorf("candidate %q does not advertise %s", cand, ip)
 		}
+		if strings.EqualFold(f[2], "udp") && f[5] == strconv.Itoa(udpPort) {
+			onPort = true
+		}
 	}
 	if n == 0 {
 		t.Fatalf("the server sent no IPv4 candidates: %v", candidates)
+	}
+	if !onPort {
+		t.Errorf("no UDP candidate on rtc.udp_port %d: %v", udpPort, candidates)
 	}
 }

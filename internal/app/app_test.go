@@ -21,12 +21,42 @@ import (
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	// wrote is closed (and replaced) by the next Write.
+	wrote chan struct{}
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wrote != nil {
+		close(s.wrote)
+		s.wrote = nil
+	}
 	return s.b.Write(p)
+}
+
+// await waits until found reports true for what was written so far, checking again
+// after each write, or until timeout passes.
+func (s *syncBuffer) await(timeout time.Duration, found func(string) bool) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		text := s.b.String()
+		if s.wrote == nil {
+			s.wrote = make(chan struct{})
+		}
+		wrote := s.wrote
+		s.mu.Unlock()
+		if found(text) {
+			return true
+		}
+		select {
+		case <-wrote:
+		case <-deadline.C:
+			return false
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {
@@ -176,13 +206,12 @@ func TestServeUntilCancelled(t *testing.T) {
 	}()
 	re := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
 	var addr string
-	deadline := time.Now().Add(5 * time.Second)
-	for addr == "" && time.Now().Before(deadline) {
-		if m := re.FindStringSubmatch(errOut.String()); m != nil {
+	errOut.await(10*time.Second, func(logs string) bool {
+		if m := re.FindStringSubmatch(logs); m != nil {
 			addr = m[1]
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return addr != ""
+	})
 	if addr == "" {
 		t.Fatalf("server did not report its address:\n%s", errOut.String())
 	}

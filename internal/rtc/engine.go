@@ -20,10 +20,17 @@ import (
 type Config struct {
 	// UDPPort is the single UDP port all ICE sessions share; 0 uses PortRange.
 	UDPPort int
+	// UDPConn, when not nil, is an open socket all ICE/UDP sessions share, used instead
+	// of opening UDPPort. Candidates carry its address (loopback addresses only with
+	// IncludeLoopback). The engine owns it from NewEngine on.
+	UDPConn net.PacketConn
 	// PortRangeStart and PortRangeEnd bound per-session UDP ports when UDPPort is 0.
 	PortRangeStart, PortRangeEnd int
 	// TCPPort is the ICE/TCP port; 0 disables ICE over TCP.
 	TCPPort int
+	// TCPListener, when not nil, is an open listener for ICE over TCP, used instead of
+	// opening TCPPort. The engine owns it from NewEngine on.
+	TCPListener net.Listener
 	// NodeIP, when set, replaces the host candidates' addresses.
 	NodeIP string
 	// IncludeLoopback also gathers candidates on the loopback interface.
@@ -43,7 +50,8 @@ type Engine struct {
 	log    *slog.Logger
 }
 
-// NewEngine opens the ICE ports and prepares the Pion API.
+// NewEngine opens the ICE ports (or adopts cfg.UDPConn and cfg.TCPListener) and
+// prepares the Pion API. When it fails, it has closed what it was given.
 func NewEngine(cfg Config) (*Engine, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -64,7 +72,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 	se.DetachDataChannels()
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 
-	if cfg.UDPPort > 0 {
+	switch {
+	case cfg.UDPConn != nil:
+		mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: cfg.UDPConn, Logger: lf.NewLogger("ice")})
+		e.udpMux = mux
+		se.SetICEUDPMux(mux)
+	case cfg.UDPPort > 0:
 		opts := []ice.UDPMuxFromPortOption{
 			ice.UDPMuxFromPortWithLogger(lf.NewLogger("ice")),
 			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
@@ -74,20 +87,26 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
 		if err != nil {
+			closeGiven(cfg)
 			return nil, fmt.Errorf("rtc.udp_port %d: %w", cfg.UDPPort, err)
 		}
 		e.udpMux = mux
 		se.SetICEUDPMux(mux)
-	} else if cfg.PortRangeStart > 0 {
+	case cfg.PortRangeStart > 0:
 		if err := se.SetEphemeralUDPPortRange(uint16(cfg.PortRangeStart), uint16(cfg.PortRangeEnd)); err != nil {
+			closeGiven(cfg)
 			return nil, fmt.Errorf("rtc.port_range_start/end: %w", err)
 		}
 	}
-	if cfg.TCPPort > 0 {
-		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.TCPPort)))
-		if err != nil {
-			e.Close()
-			return nil, fmt.Errorf("rtc.tcp_port %d: %w", cfg.TCPPort, err)
+	if cfg.TCPListener != nil || cfg.TCPPort > 0 {
+		ln := cfg.TCPListener
+		if ln == nil {
+			var err error
+			ln, err = net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.TCPPort)))
+			if err != nil {
+				e.Close()
+				return nil, fmt.Errorf("rtc.tcp_port %d: %w", cfg.TCPPort, err)
+			}
 		}
 		e.tcpLn = ln
 		e.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("ice-tcp"), ln, 32)
@@ -114,6 +133,16 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e.api = webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&me))
 	return e, nil
+}
+
+// closeGiven closes the sockets a failed NewEngine was handed before it adopted them.
+func closeGiven(cfg Config) {
+	if cfg.UDPConn != nil {
+		_ = cfg.UDPConn.Close()
+	}
+	if cfg.TCPListener != nil {
+		_ = cfg.TCPListener.Close()
+	}
 }
 
 // Close releases the ICE ports. Peer connections must be closed first.

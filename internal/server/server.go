@@ -52,18 +52,47 @@ type Server struct {
 
 // New builds a server from a validated config. It does not listen yet.
 func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
+	return NewWithListeners(cfg, log, Listeners{})
+}
+
+// Listeners are sockets the caller opened for the server, so that no other process
+// can take a port between choosing it and listening on it (tests pass sockets bound
+// to port 0). A nil field leaves the server to open what the config says.
+type Listeners struct {
+	// ICEUDP carries every ICE/UDP session, instead of a socket on rtc.udp_port.
+	ICEUDP net.PacketConn
+	// ICETCP accepts ICE/TCP connections, instead of a listener on rtc.tcp_port.
+	ICETCP net.Listener
+}
+
+func (l Listeners) close() {
+	if l.ICEUDP != nil {
+		_ = l.ICEUDP.Close()
+	}
+	if l.ICETCP != nil {
+		_ = l.ICETCP.Close()
+	}
+}
+
+// NewWithListeners is New with sockets the caller already opened. The server owns
+// them from the call on: Shutdown closes them, and so does NewWithListeners when it
+// fails.
+func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if len(cfg.Keys) == 0 {
+		ln.close()
 		return nil, fmt.Errorf("%w: no API keys", config.ErrInvalid)
 	}
 	st, err := store.Open(cfg.DataDir)
 	if err != nil {
+		ln.close()
 		return nil, err
 	}
 	revoked, err := auth.NewRevocations(st)
 	if err != nil {
+		ln.close()
 		_ = st.Close()
 		return nil, err
 	}
@@ -89,6 +118,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		ip, err := rtc.DiscoverExternalIP(ctx, cfg.RTC.STUNServers)
 		cancel()
 		if err != nil {
+			ln.close()
 			_ = st.Close()
 			return nil, fmt.Errorf("rtc.use_external_ip: %w (set rtc.node_ip instead)", err)
 		}
@@ -97,9 +127,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	}
 	engine, err := rtc.NewEngine(rtc.Config{
 		UDPPort:         cfg.RTC.UDPPort,
+		UDPConn:         ln.ICEUDP,
 		PortRangeStart:  cfg.RTC.PortRangeStart,
 		PortRangeEnd:    cfg.RTC.PortRangeEnd,
 		TCPPort:         cfg.RTC.TCPPort,
+		TCPListener:     ln.ICETCP,
 		NodeIP:          nodeIP,
 		IncludeLoopback: cfg.RTC.EnableLoopbackCandidate,
 		Logger:          log.With("component", "rtc"),

@@ -4,11 +4,11 @@ package testutil
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +35,9 @@ type TestServer struct {
 	WSURL string
 	// Config is the configuration the server runs with.
 	Config *config.Config
+
+	logs       *logWatchers
+	barrierSeq atomic.Int64
 }
 
 // Option changes the configuration before the server starts.
@@ -45,28 +48,58 @@ func WithConfig(f func(*config.Config)) Option { return Option(f) }
 
 // StartServer starts a server on 127.0.0.1 with random ports and stops it when the test
 // ends. Set USHER_TEST_LOG=1 to see its logs.
+//
+// The ICE/UDP socket and the ICE/TCP listener are opened here on 127.0.0.1:0 and
+// handed to the server still open, so no other process can take their ports in
+// between; cfg.RTC.UDPPort and cfg.RTC.TCPPort name the ports they got. An option that
+// sets other ports (or 0) gets the configured behaviour instead.
 func StartServer(t testing.TB, opts ...Option) *TestServer {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Port = 0
 	cfg.BindAddresses = []string{"127.0.0.1"}
 	cfg.Keys = map[string]string{APIKey: APISecret}
-	cfg.RTC.UDPPort = FreeUDPPort(t)
-	cfg.RTC.TCPPort = FreeTCPPort(t)
 	cfg.RTC.EnableLoopbackCandidate = true
 	cfg.DataDir = t.TempDir()
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("opening the ICE/UDP socket: %v", err)
+	}
+	tcp, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		_ = udp.Close()
+		t.Fatalf("opening the ICE/TCP listener: %v", err)
+	}
+	udpPort, tcpPort := udp.LocalAddr().(*net.UDPAddr).Port, tcp.Addr().(*net.TCPAddr).Port
+	cfg.RTC.UDPPort, cfg.RTC.TCPPort = udpPort, tcpPort
 	for _, o := range opts {
 		o(cfg)
 	}
+	var ln server.Listeners
+	if cfg.RTC.UDPPort == udpPort {
+		ln.ICEUDP = udp
+	} else {
+		_ = udp.Close()
+	}
+	if cfg.RTC.TCPPort == tcpPort {
+		ln.ICETCP = tcp
+	} else {
+		_ = tcp.Close()
+	}
 	if err := cfg.Validate(); err != nil {
+		if ln.ICEUDP != nil {
+			_ = ln.ICEUDP.Close()
+		}
+		if ln.ICETCP != nil {
+			_ = ln.ICETCP.Close()
+		}
 		t.Fatalf("test config: %v", err)
 	}
-	w := io.Discard
+	logs := &logTap{watchers: &logWatchers{}}
 	if os.Getenv("USHER_TEST_LOG") != "" {
-		w = os.Stderr
+		logs.out = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 	}
-	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(cfg, log)
+	srv, err := server.NewWithListeners(cfg, slog.New(logs), ln)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
@@ -81,29 +114,7 @@ func StartServer(t testing.TB, opts ...Option) *TestServer {
 		}
 	})
 	url := srv.URL()
-	return &TestServer{Server: srv, URL: url, WSURL: "ws" + strings.TrimPrefix(url, "http"), Config: cfg}
-}
-
-// FreeUDPPort returns a UDP port that was free a moment ago on all addresses.
-func FreeUDPPort(t testing.TB) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", ":0")
-	if err != nil {
-		t.Fatalf("finding a free UDP port: %v", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-// FreeTCPPort returns a TCP port that was free a moment ago on all addresses.
-func FreeTCPPort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", ":0")
-	if err != nil {
-		t.Fatalf("finding a free TCP port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return &TestServer{Server: srv, URL: url, WSURL: "ws" + strings.TrimPrefix(url, "http"), Config: cfg, logs: logs.watchers}
 }
 
 // RoomClient returns the official SDK's RoomService client for the server.
