@@ -100,12 +100,15 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if len(raw) > MaxTokenSize {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrMalformedToken, MaxTokenSize)
 	}
-	header, payload, _, err := segments(raw)
+	header, payload, sig, err := segments(raw)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkHeader(header); err != nil {
 		return nil, err
+	}
+	if len(sig) == 0 {
+		return nil, fmt.Errorf("%w: its signature is empty", ErrMalformedToken)
 	}
 	if err := checkClaims(payload); err != nil {
 		return nil, err

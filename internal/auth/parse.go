@@ -31,7 +31,7 @@ func segments(raw string) (header, payload, sig []byte, err error) {
 	names := [3]string{"header", "payload", "signature"}
 	var out [3][]byte
 	for i, p := range parts {
-		if p == "" {
+		if p == "" && i < 2 {
 			return nil, nil, nil, fmt.Errorf("%w: its %s is empty", ErrMalformedToken, names[i])
 		}
 		b, err := strictB64.DecodeString(p)
