@@ -56,6 +56,8 @@ FUZZ_TARGETS=(
   "./internal/api/twirp FuzzTwirp"
   "./internal/api/twirp FuzzTwirpToken"
   "./internal/config FuzzMerge"
+  "./internal/api/rest FuzzRESTDecode"
+  "./test FuzzRESTTenantIsolation"
 )
 declared=$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)\(' --include='*_test.go' . | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/' | sort)
 listed=$(printf '%s\n' "${FUZZ_TARGETS[@]}" | awk '{print $2}' | sort)

@@ -323,7 +323,13 @@ func TestBadInputCatalogue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, c := range []struct{ tok, room string }{{tokA, "acat"}, {tokB, "bcat"}} {
+		if r := rest(t, srv, "POST", "/livekit/rooms", c.tok, `{"room_name":"`+c.room+`"}`); r.status != http.StatusCreated {
+			t.Fatalf("creating %s: %d %s", c.room, r.status, r.body)
+		}
+	}
 	stay := srv.Join(t, "bystander", "stay")
+	srv.Join(t, "acat", "ann")
 	srv.Join(t, "cat", "alice")
 	e := &catEnv{srv: srv, admin: testutil.Token(t, "admin", &lkauth.VideoGrant{
 		RoomCreate: true, RoomList: true, RoomAdmin: true, Room: "cat", DestinationRoom: "cat2",
@@ -371,7 +377,63 @@ func truncate(s string) string {
 	return s
 }
 
-// restProbes and signalProbes are filled in with the REST gateway and the signal
-// protocol's hostile inputs.
-func restProbes(t *testing.T) []probe   { return nil }
+// restProbe sends one gateway request (checked against the OpenAPI document) and
+// reads its {"error","code"} body.
+func restProbe(name string, c restCall, status int, code, msg string) probe {
+	return probe{name, func(t *testing.T, e *catEnv) result {
+		r := restDo(t, e.srv, c)
+		if c.token != "" && strings.Contains(string(r.body), c.token) {
+			t.Errorf("the answer echoes the API token")
+		}
+		return result{r.status, r.str("code"), r.str("error")}
+	}, result{status, code, msg}}
+}
+
+func restProbes(t *testing.T) []probe {
+	tokenBody := func(extra string) string {
+		return `{"room_name":"acat","participant_name":"N","participant_identity":"n"` + extra + `}`
+	}
+	post := func(name, path, body string, status int, code, msg string) probe {
+		return restProbe(name, restCall{method: "POST", path: path, token: tokA, body: body}, status, code, msg)
+	}
+	bad := func(name, path, body, msg string) probe { return post(name, path, body, 400, "INVALID_REQUEST", msg) }
+	return []probe{
+		bad("REST token: ttl that overflows", "/livekit/token", tokenBody(`,"ttl":9223372037`), "ttl"),
+		bad("REST token: negative ttl", "/livekit/token", tokenBody(`,"ttl":-1`), "ttl"),
+		bad("REST token: ttl over the maximum", "/livekit/token", tokenBody(`,"ttl":86401`), "ttl"),
+		bad("REST token: identity with a control character", "/livekit/token", `{"room_name":"acat","participant_name":"N","participant_identity":"a\u0007b"}`, "control character"),
+		bad("REST token: identity of 500 KB", "/livekit/token", `{"room_name":"acat","participant_name":"N","participant_identity":"`+strings.Repeat("i", 500<<10)+`"}`, "the limit is 256"),
+		bad("REST token: metadata of 900 KB", "/livekit/token", tokenBody(`,"metadata":"`+strings.Repeat("m", 900<<10)+`"`), "the limit is 64000"),
+		bad("REST token: name with an ANSI escape", "/livekit/token", `{"room_name":"acat","participant_name":"\u001b[31mN","participant_identity":"n"}`, "control character"),
+		bad("REST token: room name with NUL", "/livekit/token", `{"room_name":"a\u0000b","participant_name":"N","participant_identity":"n"}`, "control character"),
+		bad("REST token: unknown source", "/livekit/token", tokenBody(`,"permission":{"can_publish_sources":["webcam"]}`), "can_publish_sources"),
+		bad("REST token: room_name twice", "/livekit/token", `{"room_name":"acat","room_name":"other","participant_name":"N","participant_identity":"n"}`, "duplicate key"),
+		bad("REST token: ROOM_NAME in capitals", "/livekit/token", `{"ROOM_NAME":"acat","participant_name":"N","participant_identity":"n"}`, "ROOM_NAME"),
+		bad("REST token: nested key twice", "/livekit/token", tokenBody(`,"permission":{"hidden":false,"hidden":true}`), "duplicate key"),
+		bad("REST token: unknown field", "/livekit/token", tokenBody(`,"admin":true`), "unknown field"),
+		bad("REST token: data after the object", "/livekit/token", tokenBody(``)+`{}`, "after"),
+		bad("REST token: a JSON array", "/livekit/token", `[]`, "JSON object"),
+		bad("REST token: empty body", "/livekit/token", ``, "JSON object"),
+		bad("REST token: wrong type", "/livekit/token", `{"room_name":5}`, "room_name"),
+		post("REST token: body over 1 MiB", "/livekit/token", tokenBody(`,"metadata":"`+strings.Repeat("m", 1<<20)+`"`), 413, "PAYLOAD_TOO_LARGE", "limit"),
+		post("REST token: a room of another tenant", "/livekit/token", `{"room_name":"bcat","participant_name":"N","participant_identity":"n"}`, 403, "ROOM_ACCESS_DENIED", "another tenant"),
+		bad("REST mute: muted missing", "/livekit/participant/mute", `{"room_name":"acat","participant_identity":"n","track_sid":"TR_x"}`, "muted"),
+		bad("REST update: name with an ANSI escape", "/livekit/participant/update", `{"room_name":"acat","participant_identity":"ann","name":"\u001b[2J"}`, "control character"),
+		restProbe("REST: no API token", restCall{method: "GET", path: "/livekit/rooms"}, 401, "UNAUTHORIZED", "API token"),
+		restProbe("REST: unknown API token", restCall{method: "GET", path: "/livekit/rooms", token: "nobody-0123456789abcdef"}, 401, "UNAUTHORIZED", "not valid"),
+		restProbe("REST: Basic authorization", restCall{method: "GET", path: "/livekit/rooms", header: map[string]string{"Authorization": "Basic YTpi"}}, 401, "UNAUTHORIZED", "Bearer"),
+		restProbe("REST: a foreign room", restCall{method: "GET", path: "/livekit/rooms/bcat", token: tokA}, 404, "ROOM_NOT_FOUND", "bcat"),
+		restProbe("REST: delete a foreign room", restCall{method: "DELETE", path: "/livekit/rooms/bcat", token: tokA}, 404, "ROOM_NOT_FOUND", "bcat"),
+		restProbe("REST: remove from a foreign room", restCall{method: "DELETE", path: "/livekit/participant", token: tokA, body: `{"room_name":"bcat","participant_identity":"b"}`}, 404, "ROOM_NOT_FOUND", "bcat"),
+		restProbe("REST: cross-origin request", restCall{method: "POST", path: "/livekit/token", token: tokA, body: tokenBody(``), origin: "https://evil.example"}, 403, "ORIGIN_NOT_ALLOWED", "evil.example"),
+		restProbe("REST: cross-origin simple request", restCall{method: "POST", path: "/livekit/participant/mute", token: tokA, contentType: "text/plain", body: `{}`, origin: "https://evil.example"}, 403, "ORIGIN_NOT_ALLOWED", "evil.example"),
+		restProbe("REST: cross-origin preflight", restCall{method: "OPTIONS", path: "/livekit/participant", origin: "https://evil.example", header: map[string]string{"Access-Control-Request-Method": "DELETE"}}, 403, "ORIGIN_NOT_ALLOWED", "evil.example"),
+		restProbe("REST: null origin", restCall{method: "GET", path: "/livekit/rooms", token: tokA, origin: "null"}, 403, "ORIGIN_NOT_ALLOWED", "null"),
+		restProbe("REST: unknown endpoint", restCall{method: "GET", path: "/livekit/nope", token: tokA}, 404, "NOT_FOUND", "no endpoint"),
+		restProbe("REST: wrong method", restCall{method: "PUT", path: "/livekit/rooms", token: tokA}, 405, "METHOD_NOT_ALLOWED", "PUT"),
+		restProbe("REST: non-canonical path", restCall{method: "GET", path: "/livekit//rooms", token: tokA}, 404, "NOT_FOUND", "canonical"),
+	}
+}
+
+// signalProbes is filled in with the signal protocol's hostile inputs.
 func signalProbes(t *testing.T) []probe { return nil }
