@@ -41,6 +41,10 @@ var (
 	ErrUpstreamUnavailable = errors.New("upstream server unavailable")
 	// ErrUpstreamTimeout: the upstream server did not answer in time.
 	ErrUpstreamTimeout = errors.New("upstream server timed out")
+	// ErrTooManyConnections: a client address or an identity already holds as many
+	// signal connections as signal.max_connections_per_ip or
+	// signal.max_connections_per_identity allow.
+	ErrTooManyConnections = errors.New("too many signal connections")
 )
 
 // Entry is how one kind of error appears on the wire.
@@ -88,6 +92,7 @@ var catalogue = []row{
 	{room.ErrRevocation, Entry{twirp.Internal, http.StatusInternalServerError, "INTERNAL"}},
 
 	{ErrBodyTooLarge, Entry{twirp.ResourceExhausted, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"}},
+	{ErrTooManyConnections, Entry{twirp.ResourceExhausted, http.StatusTooManyRequests, "TOO_MANY_CONNECTIONS"}},
 	{ErrMalformed, Entry{twirp.Malformed, http.StatusBadRequest, "INVALID_REQUEST"}},
 	{ErrUnimplemented, Entry{twirp.Unimplemented, http.StatusNotImplemented, "NOT_IMPLEMENTED"}},
 	{ErrBadRoute, Entry{twirp.BadRoute, http.StatusNotFound, "NOT_FOUND"}},

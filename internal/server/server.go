@@ -125,7 +125,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		QueueSize:       sc.QueueSize,
 		WriteTimeout:    sc.WriteTimeout,
 		ServerInfo:      serverInfo(cfg),
-		Logger:          log.With("component", "signal"),
+		Limits:          cfg.Limit,
+
+		MaxConnectionsPerIP:       sc.MaxConnectionsPerIP,
+		MaxConnectionsPerIdentity: sc.MaxConnectionsPerIdentity,
+
+		Logger: log.With("component", "signal"),
 	})
 
 	roomService := twirpapi.NewRoomService(s.rooms)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/usher-rtc/usher/internal/apierr"
 	"github.com/usher-rtc/usher/internal/auth"
+	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/room"
 	"github.com/usher-rtc/usher/internal/rtc"
 )
@@ -52,7 +53,14 @@ type Options struct {
 	WriteTimeout time.Duration
 	// ServerInfo is sent in JoinResponse and ReconnectResponse.
 	ServerInfo *livekit.ServerInfo
-	Logger     *slog.Logger
+	// MaxConnectionsPerIP and MaxConnectionsPerIdentity cap the signal WebSockets open at
+	// once from one client address and for one identity in one room; a connection over
+	// a cap is refused before the upgrade with HTTP 429. 0 means no cap.
+	MaxConnectionsPerIP, MaxConnectionsPerIdentity int
+	// Limits bounds what participants bring to a join and send on the signal
+	// connection (metadata and attribute sizes, which also size update_metadata).
+	Limits config.LimitConfig
+	Logger *slog.Logger
 }
 
 // Handler serves /rtc, /rtc/v1 and their /validate endpoints.
@@ -60,6 +68,7 @@ type Handler struct {
 	opts     Options
 	log      *slog.Logger
 	upgrader websocket.Upgrader
+	caps     *connCaps
 
 	mu       sync.Mutex
 	sessions map[string]*Session // by participant SID
@@ -81,6 +90,7 @@ func NewHandler(opts Options) *Handler {
 			// Tokens, not origins, authorize a connection; browsers connect from any app.
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
+		caps:     newConnCaps(opts.MaxConnectionsPerIP, opts.MaxConnectionsPerIdentity),
 		sessions: make(map[string]*Session),
 	}
 }
@@ -176,6 +186,9 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := h.admit(r)
+	if err == nil {
+		err = h.caps.check(clientIP(r), a.room, a.claims.Identity())
+	}
 	if err != nil {
 		httpError(w, err)
 		return
@@ -216,13 +229,20 @@ func (h *Handler) serveJoin(w http.ResponseWriter, r *http.Request) {
 		httpError(w, err)
 		return
 	}
+	release, err := h.caps.acquire(clientIP(r), a.room, a.claims.Identity())
+	if err != nil {
+		h.log.Debug("signal connection refused", "room", a.room, "identity", a.claims.Identity(), "error", err)
+		httpError(w, err)
+		return
+	}
 	if a.params.reconnect && a.params.sid != "" {
-		h.serveResume(w, r, a)
+		h.serveResume(w, r, a, release)
 		return
 	}
 
 	rm, err := h.opts.Rooms.JoinRoom(a.room, h.opts.AutoCreate, a.claims.Grants.GetRoomConfiguration())
 	if err != nil {
+		release()
 		h.log.Debug("join refused", "room", a.room, "error", apierr.Message(err))
 		httpError(w, err)
 		return
@@ -230,6 +250,7 @@ func (h *Handler) serveJoin(w http.ResponseWriter, r *http.Request) {
 	s := newSession(h, rm, a)
 	p, err := rm.Reserve(a.joinParams(s))
 	if err != nil {
+		release()
 		h.log.Debug("join refused", "room", a.room, "identity", a.claims.Identity(), "error", apierr.Message(err))
 		httpError(w, err)
 		return
@@ -237,25 +258,29 @@ func (h *Handler) serveJoin(w http.ResponseWriter, r *http.Request) {
 	s.p = p
 	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		release()
 		rm.Unreserve(p)
 		return // the upgrader has answered
 	}
+	conn := newWSConn(ws, release)
 	if !h.track(s) {
 		rm.Unreserve(p)
-		_ = ws.Close()
+		conn.close()
 		return
 	}
 	defer h.wg.Done()
-	s.run(newWSConn(ws))
+	s.run(conn)
 }
 
 // serveResume reattaches a client that lost its signal connection to its session.
-func (h *Handler) serveResume(w http.ResponseWriter, r *http.Request, a *admission) {
+// release gives back the connection's place under the caps.
+func (h *Handler) serveResume(w http.ResponseWriter, r *http.Request, a *admission, release func()) {
 	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		release()
 		return
 	}
-	conn := newWSConn(ws)
+	conn := newWSConn(ws, release)
 	h.mu.Lock()
 	s := h.sessions[a.params.sid]
 	h.mu.Unlock()
