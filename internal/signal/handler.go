@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -69,6 +70,10 @@ type Handler struct {
 	log      *slog.Logger
 	upgrader websocket.Upgrader
 	caps     *connCaps
+	bounds   *Bounds
+
+	// dataDropped counts data packets dropped for being over their bounds.
+	dataDropped atomic.Int64
 
 	mu       sync.Mutex
 	sessions map[string]*Session // by participant SID
@@ -81,6 +86,9 @@ func NewHandler(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Limits == (config.LimitConfig{}) {
+		opts.Limits = config.Default().Limit
+	}
 	return &Handler{
 		opts: opts,
 		log:  opts.Logger,
@@ -91,6 +99,7 @@ func NewHandler(opts Options) *Handler {
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
 		caps:     newConnCaps(opts.MaxConnectionsPerIP, opts.MaxConnectionsPerIdentity),
+		bounds:   NewBounds(opts.Limits),
 		sessions: make(map[string]*Session),
 	}
 }
@@ -143,12 +152,16 @@ func (h *Handler) admit(r *http.Request) (*admission, error) {
 	if !v.RoomJoin || v.Room == "" {
 		return nil, fmt.Errorf("%w: joining a room requires a token with the roomJoin grant and a room", auth.ErrPermissionDenied)
 	}
-	params, err := parseJoinParams(r.URL.Query())
+	params, err := parseJoinParams(r.URL.Query(), h.bounds)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", room.ErrInvalidArgument, err)
 	}
 	return &admission{claims: claims, params: params, room: v.Room, tokenRef: auth.RefOf(raw, claims.ExpiresAt)}, nil
 }
+
+// DataPacketsDropped returns how many data packets from clients were dropped for
+// being over their bounds.
+func (h *Handler) DataPacketsDropped() int64 { return h.dataDropped.Load() }
 
 func (a *admission) joinParams(sink room.Sink) room.JoinParams {
 	g := a.claims.Grants

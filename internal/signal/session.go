@@ -333,7 +333,7 @@ func (s *Session) readLoop(conn *wsConn, gen int) {
 			}
 			break
 		}
-		s.handle(req)
+		s.dispatch(req)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
