@@ -266,6 +266,64 @@ func TestOversizedDataPacketIsDropped(t *testing.T) {
 	})
 }
 
+// Metadata and attributes from the query or the join_request that change what the
+// token says need canUpdateOwnMetadata, as update_metadata does; without it the join is
+// refused before the upgrade, and /rtc/validate says the same.
+func TestJoinCannotGrantItselfMetadata(t *testing.T) {
+	srv := testutil.StartServer(t)
+	roleAttrs := url.QueryEscape(base64.URLEncoding.EncodeToString([]byte(`{"role":"host"}`)))
+	plain := testutil.JoinToken(t, "own", "forger", testutil.WithMetadata(`{"role":"viewer"}`),
+		testutil.WithAttributes(map[string]string{"role": "viewer"}))
+	refused := []struct{ name, query string }{
+		{"query metadata", "metadata=" + url.QueryEscape(`{"role":"host"}`)},
+		{"query attributes", "attributes=" + roleAttrs},
+		{"join_request metadata", "join_request=" + wrapJoinRequest(t, &livekit.JoinRequest{Metadata: `{"role":"host"}`}, true)},
+		{"join_request attributes", "join_request=" + wrapJoinRequest(t, &livekit.JoinRequest{
+			ParticipantAttributes: map[string]string{"role": "host"}}, false)},
+		{"join_request new attribute", "join_request=" + wrapJoinRequest(t, &livekit.JoinRequest{
+			ParticipantAttributes: map[string]string{"admin": "1"}}, true)},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := rawDial(t, srv, plain, tc.query)
+			if status != 403 || !strings.Contains(body, "canUpdateOwnMetadata") {
+				t.Errorf("join: %d %q, want 403 naming canUpdateOwnMetadata", status, body)
+			}
+			if vs, vb := rawValidate(t, srv, plain, tc.query); vs != status || vb != body {
+				t.Errorf("validate: %d %q", vs, vb)
+			}
+		})
+	}
+	// Values equal to the token's change nothing and are accepted, as is an empty
+	// attribute value (which never deletes a token attribute).
+	same := "metadata=" + url.QueryEscape(`{"role":"viewer"}`) + "&attributes=" +
+		url.QueryEscape(base64.URLEncoding.EncodeToString([]byte(`{"role":"viewer","x":""}`)))
+	if status, body := tryDial(t, srv, plain, "protocol=16&"+same); status != 101 {
+		t.Errorf("values equal to the token's: %d %q", status, body)
+	}
+
+	// With the grant, both forms set them (through the usual validators).
+	granted := func(identity string) string {
+		return testutil.JoinToken(t, "own", identity, testutil.WithGrant(&lkauth.VideoGrant{CanUpdateOwnMetadata: ptr(true)}))
+	}
+	c := dialRaw(t, srv, granted("host-q"), "metadata="+url.QueryEscape(`{"role":"host"}`)+"&attributes="+roleAttrs)
+	c.await(5*time.Second, "join", func(r *livekit.SignalResponse) bool { return r.GetJoin() != nil })
+	jr := wrapJoinRequest(t, &livekit.JoinRequest{Metadata: `{"role":"host"}`, ParticipantAttributes: map[string]string{"role": "host"}}, true)
+	if status, body := tryDial(t, srv, granted("host-jr"), "join_request="+jr); status != 101 {
+		t.Fatalf("join_request with the grant: %d %q", status, body)
+	}
+	for _, id := range []string{"host-q"} {
+		p := srv.Participant(t, "own", id)
+		if p.Metadata != `{"role":"host"}` || p.Attributes["role"] != "host" {
+			t.Errorf("%s: metadata %q attributes %v", id, p.Metadata, p.Attributes)
+		}
+	}
+	// The validators still apply with the grant.
+	if status, body := rawDial(t, srv, granted("host-bad"), "metadata="+strings.Repeat("m", 65000)); status != 400 || !strings.Contains(body, "limit is 64000") {
+		t.Errorf("over-long metadata with the grant: %d %q", status, body)
+	}
+}
+
 // Malformed join parameters are refused with 400 and a reason naming the parameter.
 func TestMalformedJoinParamsAreRefused(t *testing.T) {
 	srv := testutil.StartServer(t)

@@ -156,7 +156,35 @@ func (h *Handler) admit(r *http.Request) (*admission, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", room.ErrInvalidArgument, err)
 	}
+	if err := checkOwnFields(claims, params); err != nil {
+		return nil, err
+	}
 	return &admission{claims: claims, params: params, room: v.Room, tokenRef: auth.RefOf(raw, claims.ExpiresAt)}, nil
+}
+
+// checkOwnFields applies the rule of update_metadata to a join: metadata or attributes
+// from the query or the join_request that change what the token says need the
+// token's canUpdateOwnMetadata grant. Values equal to the token's change nothing.
+func checkOwnFields(claims *auth.Claims, p *joinParams) error {
+	if claims.Video().GetCanUpdateOwnMetadata() {
+		return nil
+	}
+	g := claims.Grants
+	var changed []string
+	if p.metadata != "" && p.metadata != g.Metadata {
+		changed = append(changed, "metadata")
+	}
+	for k, v := range p.attributes {
+		if tv, ok := g.Attributes[k]; v != "" && (!ok || tv != v) {
+			changed = append(changed, "attributes")
+			break
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: the join sets participant %s other than the token's; that needs a token with the canUpdateOwnMetadata grant",
+		auth.ErrPermissionDenied, strings.Join(changed, " and "))
 }
 
 // DataPacketsDropped returns how many data packets from clients were dropped for
