@@ -35,10 +35,21 @@ func (s *Session) refuse(req *livekit.SignalRequest, err error) {
 	s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: rr}})
 }
 
-// limitExceeded builds the RequestResponse refusing req, or returns nil when req's type
-// has no RequestResponse counterpart.
+// maxRefusalMessage bounds the message of a RequestResponse refusing a request.
+const maxRefusalMessage = 512
+
+// limitExceeded builds the RequestResponse refusing req for being over its bounds, or
+// returns nil when req's type has no RequestResponse counterpart.
 func limitExceeded(req *livekit.SignalRequest, err error) *livekit.RequestResponse {
-	rr := &livekit.RequestResponse{Reason: livekit.RequestResponse_LIMIT_EXCEEDED, Message: err.Error()}
+	return refusal(req, livekit.RequestResponse_LIMIT_EXCEEDED, err)
+}
+
+// refusal builds a RequestResponse refusing req with reason and err's text (cut to
+// maxRefusalMessage). It echoes only the request's identifying fields, cut to their
+// limits, never what the client sent in bulk. It returns nil when req's type has no
+// RequestResponse counterpart.
+func refusal(req *livekit.SignalRequest, reason livekit.RequestResponse_Reason, err error) *livekit.RequestResponse {
+	rr := &livekit.RequestResponse{Reason: reason, Message: cut(err.Error(), maxRefusalMessage)}
 	switch m := req.Message.(type) {
 	case *livekit.SignalRequest_Trickle:
 		rr.Request = &livekit.RequestResponse_Trickle{Trickle: &livekit.TrickleRequest{
@@ -199,11 +210,8 @@ func (s *Session) handleAddTrack(req *livekit.AddTrackRequest) {
 		if errors.Is(err, room.ErrPermissionDenied) {
 			reason = livekit.RequestResponse_NOT_ALLOWED
 		}
-		s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: &livekit.RequestResponse{
-			Reason:  reason,
-			Message: err.Error(),
-			Request: &livekit.RequestResponse_AddTrack{AddTrack: req},
-		}}})
+		rr := refusal(&livekit.SignalRequest{Message: &livekit.SignalRequest_AddTrack{AddTrack: req}}, reason, err)
+		s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: rr}})
 		return
 	}
 	s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackPublished{TrackPublished: &livekit.TrackPublishedResponse{
@@ -286,15 +294,14 @@ func (s *Session) handleUpdateMetadata(req *livekit.UpdateParticipantMetadata) {
 	}
 	if err != nil {
 		s.log.Debug("update_metadata refused", "error", err)
-		resp.Message = err.Error()
+		reason := livekit.RequestResponse_UNCLASSIFIED_ERROR
 		switch {
 		case errors.Is(err, room.ErrPermissionDenied):
-			resp.Reason = livekit.RequestResponse_NOT_ALLOWED
+			reason = livekit.RequestResponse_NOT_ALLOWED
 		case errors.Is(err, room.ErrInvalidArgument):
-			resp.Reason = livekit.RequestResponse_LIMIT_EXCEEDED
-		default:
-			resp.Reason = livekit.RequestResponse_UNCLASSIFIED_ERROR
+			reason = livekit.RequestResponse_LIMIT_EXCEEDED
 		}
+		resp = refusal(&livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateMetadata{UpdateMetadata: req}}, reason, err)
 	}
 	s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: resp}})
 }
