@@ -270,7 +270,7 @@ func tryDial(t *testing.T, srv *testutil.TestServer, token, query string) (int, 
 	if resp == nil {
 		t.Fatalf("dial: %v", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, strings.TrimSpace(string(b))
 }

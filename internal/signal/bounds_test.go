@@ -1,6 +1,9 @@
 package signal
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -320,6 +323,16 @@ func TestRealisticOffersFitTheBounds(t *testing.T) {
 	if err != nil || len(tracks) != room.MaxTracksPerParticipant {
 		t.Fatalf("SendingTracks: %d tracks, %v", len(tracks), err)
 	}
+	// In single peer connection mode the offer travels in the join_request parameter.
+	jr := &livekit.JoinRequest{PublisherOffer: &livekit.SessionDescription{Type: "offer", Sdp: sdp}}
+	if err := b.CheckJoinRequest(jr); err != nil {
+		t.Fatalf("a join_request with a realistic 64-track offer is refused: %v", err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(sdp))
+	_ = zw.Close()
+	t.Logf("gzipped and in base64 (a join_request), it is %d bytes", base64.URLEncoding.EncodedLen(gz.Len()))
 
 	// What the SDKs send to publish a simulcast camera with a backup codec, and a
 	// microphone with every audio feature.
