@@ -47,6 +47,10 @@ var (
 	// ErrHostNotAllowed: a REST request without an API token addressed to a host name
 	// that is not known as this server's (what a DNS rebinding attack sends).
 	ErrHostNotAllowed = errors.New("host not allowed")
+	// ErrTooManyConnections: a client address or an identity already holds as many
+	// signal connections as signal.max_connections_per_ip or
+	// signal.max_connections_per_identity allow.
+	ErrTooManyConnections = errors.New("too many signal connections")
 )
 
 // Entry is how one kind of error appears on the wire.
@@ -97,6 +101,7 @@ var catalogue = []row{
 	{room.ErrRevocation, Entry{twirp.Internal, http.StatusInternalServerError, "INTERNAL"}},
 
 	{ErrBodyTooLarge, Entry{twirp.ResourceExhausted, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"}},
+	{ErrTooManyConnections, Entry{twirp.ResourceExhausted, http.StatusTooManyRequests, "TOO_MANY_CONNECTIONS"}},
 	{ErrMalformed, Entry{twirp.Malformed, http.StatusBadRequest, "INVALID_REQUEST"}},
 	{ErrUnimplemented, Entry{twirp.Unimplemented, http.StatusNotImplemented, "NOT_IMPLEMENTED"}},
 	{ErrBadRoute, Entry{twirp.BadRoute, http.StatusNotFound, "NOT_FOUND"}},

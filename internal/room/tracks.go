@@ -12,8 +12,67 @@ import (
 // MaxTracksPerParticipant bounds the tracks one participant may publish or announce.
 const MaxTracksPerParticipant = 64
 
-// maxTrackField bounds a track's cid, name and stream.
-const maxTrackField = 256
+// Bounds of a track announcement (AddTrackRequest), which becomes the TrackInfo that
+// everyone who sees the publisher receives and that ListParticipants returns. The SDKs
+// send at most 3 layers per codec (simulcast, or SVC spatial layers), 2 codecs (the
+// primary and a backup), and a few of the 7 audio features.
+const (
+	// MaxTrackField bounds a track's cid, name and stream, in bytes.
+	MaxTrackField = 256
+	// MaxVideoLayers bounds the layers of a track and of each of its codecs.
+	MaxVideoLayers = 4
+	// MaxSimulcastCodecs bounds the codecs a track is published with.
+	MaxSimulcastCodecs = 4
+	// MaxAudioFeatures bounds a track's audio features.
+	MaxAudioFeatures = 8
+	// MaxPacketTrailerFeatures bounds a track's packet trailer features.
+	MaxPacketTrailerFeatures = 4
+	// MaxRIDLength bounds a layer's RTP stream id ("q", "h", "f" in the SDKs).
+	MaxRIDLength = 32
+	// MaxCodecNameLength bounds a codec name ("vp8", "video/H264", …).
+	MaxCodecNameLength = 64
+)
+
+const maxTrackField = MaxTrackField
+
+// validateTrackRequest checks the size of everything of req that the TrackInfo copies.
+func validateTrackRequest(req *livekit.AddTrackRequest) error {
+	count := func(what string, n, max int) error {
+		if n > max {
+			return fmt.Errorf("%w: add_track %s has %d entries; the limit is %d", ErrInvalidArgument, what, n, max)
+		}
+		return nil
+	}
+	layers := func(what string, ls []*livekit.VideoLayer) error {
+		if err := count(what, len(ls), MaxVideoLayers); err != nil {
+			return err
+		}
+		for _, l := range ls {
+			if len(l.GetRid()) > MaxRIDLength {
+				return fmt.Errorf("%w: add_track %s rid is %d bytes; the limit is %d", ErrInvalidArgument, what, len(l.GetRid()), MaxRIDLength)
+			}
+		}
+		return nil
+	}
+	if err := layers("layers", req.Layers); err != nil {
+		return err
+	}
+	if err := count("simulcast_codecs", len(req.SimulcastCodecs), MaxSimulcastCodecs); err != nil {
+		return err
+	}
+	for _, c := range req.SimulcastCodecs {
+		if len(c.GetCodec()) > MaxCodecNameLength || len(c.GetCid()) > MaxTrackField {
+			return fmt.Errorf("%w: add_track simulcast_codecs: codec names are limited to %d bytes and cids to %d", ErrInvalidArgument, MaxCodecNameLength, MaxTrackField)
+		}
+		if err := layers("simulcast_codecs layers", c.GetLayers()); err != nil {
+			return err
+		}
+	}
+	if err := count("audio_features", len(req.AudioFeatures), MaxAudioFeatures); err != nil {
+		return err
+	}
+	return count("packet_trailer_features", len(req.PacketTrailerFeatures), MaxPacketTrailerFeatures)
+}
 
 // SendingTrack is a track a publisher's session description sends.
 type SendingTrack struct {
@@ -44,6 +103,9 @@ func (p *Participant) AddTrack(req *livekit.AddTrackRequest) (*livekit.TrackInfo
 	case req.Type != livekit.TrackType_AUDIO && req.Type != livekit.TrackType_VIDEO:
 		return nil, fmt.Errorf("%w: add_track type %s is not audio or video", ErrInvalidArgument, req.Type)
 	}
+	if err := validateTrackRequest(req); err != nil {
+		return nil, err
+	}
 	r := p.lockRoom()
 	defer r.unlock()
 	if p.left {
@@ -63,6 +125,7 @@ func (p *Participant) AddTrack(req *livekit.AddTrackRequest) (*livekit.TrackInfo
 	if len(p.pending)+len(p.tracks) >= MaxTracksPerParticipant {
 		return nil, fmt.Errorf("%w: a participant may publish at most %d tracks", ErrInvalidArgument, MaxTracksPerParticipant)
 	}
+	// The TrackInfo owns copies: the request's slices are never shared.
 	ti := &livekit.TrackInfo{
 		Sid:                   guid.New(guid.TrackPrefix),
 		Type:                  req.Type,
@@ -73,20 +136,33 @@ func (p *Participant) AddTrack(req *livekit.AddTrackRequest) (*livekit.TrackInfo
 		Simulcast:             len(req.Layers) > 1,
 		DisableDtx:            req.DisableDtx,
 		Source:                req.Source,
-		Layers:                req.Layers,
+		Layers:                cloneLayers(req.Layers),
 		Stereo:                req.Stereo,
 		DisableRed:            req.DisableRed,
 		Encryption:            req.Encryption,
 		Stream:                req.Stream,
-		AudioFeatures:         req.AudioFeatures,
+		AudioFeatures:         slices.Clone(req.AudioFeatures),
 		BackupCodecPolicy:     req.BackupCodecPolicy,
-		PacketTrailerFeatures: req.PacketTrailerFeatures,
+		PacketTrailerFeatures: slices.Clone(req.PacketTrailerFeatures),
 	}
 	if len(req.SimulcastCodecs) > 0 {
 		ti.MimeType = req.SimulcastCodecs[0].Codec
 	}
 	p.pending[req.Cid] = ti
 	return ti, nil
+}
+
+func cloneLayers(ls []*livekit.VideoLayer) []*livekit.VideoLayer {
+	if ls == nil {
+		return nil
+	}
+	out := make([]*livekit.VideoLayer, len(ls))
+	for i, l := range ls {
+		c := proto.Clone(l).(*livekit.VideoLayer)
+		c.ProtoReflect().SetUnknown(nil) // fields this server does not know are not relayed
+		out[i] = c
+	}
+	return out
 }
 
 // SyncSending reconciles the participant's published tracks with what its latest offer

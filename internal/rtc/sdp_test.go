@@ -1,6 +1,10 @@
 package rtc
 
-import "testing"
+import (
+	"errors"
+	"strings"
+	"testing"
+)
 
 const offer = `v=0
 o=- 1 2 IN IP4 127.0.0.1
@@ -54,5 +58,23 @@ func TestSendingTracks(t *testing.T) {
 func TestICEUfrag(t *testing.T) {
 	if got := iceUfrag("v=0\r\na=ice-ufrag:abc\r\na=ice-pwd:x\r\n"); got != "abc" {
 		t.Errorf("iceUfrag = %q", got)
+	}
+}
+
+func TestSDPBounds(t *testing.T) {
+	if err := CheckSDPBounds(offer); err != nil {
+		t.Fatal(err)
+	}
+	big := "v=0\r\n" + strings.Repeat("a=x\r\n", MaxSDPSize/5+1)
+	if _, err := SendingTracks(big); !errors.Is(err, ErrSDPTooLarge) || !strings.Contains(err.Error(), "the limit is 524288") {
+		t.Errorf("an SDP over the size limit: %v", err)
+	}
+	many := "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" + strings.Repeat("m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendonly\r\na=msid:s t\r\n", MaxMediaSections+1)
+	if _, err := SendingTracks(many); !errors.Is(err, ErrSDPTooLarge) || !strings.Contains(err.Error(), "257 media sections; the limit is 256") {
+		t.Errorf("too many media sections: %v", err)
+	}
+	long := strings.Replace(offer, "a=msid:stream-a track-mic", "a=msid:stream-a "+strings.Repeat("t", MaxSDPToken+1), 1)
+	if _, err := SendingTracks(long); !errors.Is(err, ErrSDPTooLarge) || !strings.Contains(err.Error(), "msid track id is 257 bytes") {
+		t.Errorf("an over-long msid: %v", err)
 	}
 }

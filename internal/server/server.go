@@ -158,7 +158,12 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		QueueSize:       sc.QueueSize,
 		WriteTimeout:    sc.WriteTimeout,
 		ServerInfo:      serverInfo(cfg),
-		Logger:          log.With("component", "signal"),
+		Limits:          cfg.Limit,
+
+		MaxConnectionsPerIP:       sc.MaxConnectionsPerIP,
+		MaxConnectionsPerIdentity: sc.MaxConnectionsPerIdentity,
+
+		Logger: log.With("component", "signal"),
 	})
 
 	roomService := twirpapi.NewRoomService(s.rooms)

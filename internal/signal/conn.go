@@ -3,6 +3,7 @@ package signal
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,10 +24,16 @@ type wsConn struct {
 	json atomic.Bool
 	// lastRecv is the UnixNano time of the last frame or pong received.
 	lastRecv atomic.Int64
+	// release gives back the connection's place under the per-address and
+	// per-identity caps; close calls it once.
+	release   func()
+	closeOnce sync.Once
 }
 
-func newWSConn(ws *websocket.Conn) *wsConn {
-	c := &wsConn{ws: ws}
+// newWSConn wraps an upgraded socket. release (may be nil) is called once when the
+// socket is closed.
+func newWSConn(ws *websocket.Conn, release func()) *wsConn {
+	c := &wsConn{ws: ws, release: release}
 	c.lastRecv.Store(time.Now().UnixNano())
 	ws.SetReadLimit(maxFrameSize)
 	ws.SetPongHandler(func(string) error {
@@ -95,8 +102,19 @@ func (c *wsConn) idleFor() time.Duration {
 	return time.Since(time.Unix(0, c.lastRecv.Load()))
 }
 
+// close closes the socket (which ends its reader) and releases its place under the
+// connection caps. It is safe to call more than once and from any goroutine.
+func (c *wsConn) close() {
+	c.closeOnce.Do(func() {
+		_ = c.ws.Close()
+		if c.release != nil {
+			c.release()
+		}
+	})
+}
+
 // closeWith sends a close frame (best effort) and closes the socket.
 func (c *wsConn) closeWith(code int, text string) {
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
-	_ = c.ws.Close()
+	c.close()
 }

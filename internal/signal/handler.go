@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/usher-rtc/usher/internal/apierr"
 	"github.com/usher-rtc/usher/internal/auth"
+	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/room"
 	"github.com/usher-rtc/usher/internal/rtc"
 )
@@ -52,7 +54,14 @@ type Options struct {
 	WriteTimeout time.Duration
 	// ServerInfo is sent in JoinResponse and ReconnectResponse.
 	ServerInfo *livekit.ServerInfo
-	Logger     *slog.Logger
+	// MaxConnectionsPerIP and MaxConnectionsPerIdentity cap the signal WebSockets open at
+	// once from one client address and for one identity in one room; a connection over
+	// a cap is refused before the upgrade with HTTP 429. 0 means no cap.
+	MaxConnectionsPerIP, MaxConnectionsPerIdentity int
+	// Limits bounds what participants bring to a join and send on the signal
+	// connection (metadata and attribute sizes, which also size update_metadata).
+	Limits config.LimitConfig
+	Logger *slog.Logger
 }
 
 // Handler serves /rtc, /rtc/v1 and their /validate endpoints.
@@ -60,6 +69,11 @@ type Handler struct {
 	opts     Options
 	log      *slog.Logger
 	upgrader websocket.Upgrader
+	caps     *connCaps
+	bounds   *Bounds
+
+	// dataDropped counts data packets dropped for being over their bounds.
+	dataDropped atomic.Int64
 
 	mu       sync.Mutex
 	sessions map[string]*Session // by participant SID
@@ -72,6 +86,9 @@ func NewHandler(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Limits == (config.LimitConfig{}) {
+		opts.Limits = config.Default().Limit
+	}
 	return &Handler{
 		opts: opts,
 		log:  opts.Logger,
@@ -81,6 +98,8 @@ func NewHandler(opts Options) *Handler {
 			// Tokens, not origins, authorize a connection; browsers connect from any app.
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
+		caps:     newConnCaps(opts.MaxConnectionsPerIP, opts.MaxConnectionsPerIdentity),
+		bounds:   NewBounds(opts.Limits),
 		sessions: make(map[string]*Session),
 	}
 }
@@ -133,12 +152,44 @@ func (h *Handler) admit(r *http.Request) (*admission, error) {
 	if !v.RoomJoin || v.Room == "" {
 		return nil, fmt.Errorf("%w: joining a room requires a token with the roomJoin grant and a room", auth.ErrPermissionDenied)
 	}
-	params, err := parseJoinParams(r.URL.Query())
+	params, err := parseJoinParams(r.URL.Query(), h.bounds)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", room.ErrInvalidArgument, err)
 	}
+	if err := checkOwnFields(claims, params); err != nil {
+		return nil, err
+	}
 	return &admission{claims: claims, params: params, room: v.Room, tokenRef: auth.RefOf(raw, claims.ExpiresAt)}, nil
 }
+
+// checkOwnFields applies the rule of update_metadata to a join: metadata or attributes
+// from the query or the join_request that change what the token says need the
+// token's canUpdateOwnMetadata grant. Values equal to the token's change nothing.
+func checkOwnFields(claims *auth.Claims, p *joinParams) error {
+	if claims.Video().GetCanUpdateOwnMetadata() {
+		return nil
+	}
+	g := claims.Grants
+	var changed []string
+	if p.metadata != "" && p.metadata != g.Metadata {
+		changed = append(changed, "metadata")
+	}
+	for k, v := range p.attributes {
+		if tv, ok := g.Attributes[k]; v != "" && (!ok || tv != v) {
+			changed = append(changed, "attributes")
+			break
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: the join sets participant %s other than the token's; that needs a token with the canUpdateOwnMetadata grant",
+		auth.ErrPermissionDenied, strings.Join(changed, " and "))
+}
+
+// DataPacketsDropped returns how many data packets from clients were dropped for
+// being over their bounds.
+func (h *Handler) DataPacketsDropped() int64 { return h.dataDropped.Load() }
 
 func (a *admission) joinParams(sink room.Sink) room.JoinParams {
 	g := a.claims.Grants
@@ -176,6 +227,9 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := h.admit(r)
+	if err == nil {
+		err = h.caps.check(clientIP(r), a.room, a.claims.Identity())
+	}
 	if err != nil {
 		httpError(w, err)
 		return
@@ -216,13 +270,20 @@ func (h *Handler) serveJoin(w http.ResponseWriter, r *http.Request) {
 		httpError(w, err)
 		return
 	}
+	release, err := h.caps.acquire(clientIP(r), a.room, a.claims.Identity())
+	if err != nil {
+		h.log.Debug("signal connection refused", "room", a.room, "identity", a.claims.Identity(), "error", err)
+		httpError(w, err)
+		return
+	}
 	if a.params.reconnect && a.params.sid != "" {
-		h.serveResume(w, r, a)
+		h.serveResume(w, r, a, release)
 		return
 	}
 
 	rm, err := h.opts.Rooms.JoinRoom(a.room, h.opts.AutoCreate, a.claims.Grants.GetRoomConfiguration())
 	if err != nil {
+		release()
 		h.log.Debug("join refused", "room", a.room, "error", apierr.Message(err))
 		httpError(w, err)
 		return
@@ -230,6 +291,7 @@ func (h *Handler) serveJoin(w http.ResponseWriter, r *http.Request) {
 	s := newSession(h, rm, a)
 	p, err := rm.Reserve(a.joinParams(s))
 	if err != nil {
+		release()
 		h.log.Debug("join refused", "room", a.room, "identity", a.claims.Identity(), "error", apierr.Message(err))
 		httpError(w, err)
 		return
@@ -237,25 +299,29 @@ func (h *Handler) serveJoin(w http.ResponseWriter, r *http.Request) {
 	s.p = p
 	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		release()
 		rm.Unreserve(p)
 		return // the upgrader has answered
 	}
+	conn := newWSConn(ws, release)
 	if !h.track(s) {
 		rm.Unreserve(p)
-		_ = ws.Close()
+		conn.close()
 		return
 	}
 	defer h.wg.Done()
-	s.run(newWSConn(ws))
+	s.run(conn)
 }
 
 // serveResume reattaches a client that lost its signal connection to its session.
-func (h *Handler) serveResume(w http.ResponseWriter, r *http.Request, a *admission) {
+// release gives back the connection's place under the caps.
+func (h *Handler) serveResume(w http.ResponseWriter, r *http.Request, a *admission, release func()) {
 	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		release()
 		return
 	}
-	conn := newWSConn(ws)
+	conn := newWSConn(ws, release)
 	h.mu.Lock()
 	s := h.sessions[a.params.sid]
 	h.mu.Unlock()

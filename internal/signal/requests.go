@@ -3,6 +3,7 @@ package signal
 import (
 	"errors"
 	"time"
+	"unicode/utf8"
 
 	"github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/proto"
@@ -11,7 +12,100 @@ import (
 	"github.com/usher-rtc/usher/internal/rtc"
 )
 
-// handle acts on one request from the client.
+// dispatch handles a request that is within its bounds, and refuses one that is not.
+func (s *Session) dispatch(req *livekit.SignalRequest) {
+	if err := s.h.bounds.CheckSignalRequest(req); err != nil {
+		s.refuse(req, err)
+		return
+	}
+	s.handle(req)
+}
+
+// refuse answers a request over its bounds with RequestResponse{LIMIT_EXCEEDED} when
+// its type has a RequestResponse counterpart; other requests are dropped. The answer
+// names the field and the limit, and echoes only the request's identifying fields,
+// cut to their limits.
+func (s *Session) refuse(req *livekit.SignalRequest, err error) {
+	rr := limitExceeded(req, err)
+	if rr == nil {
+		s.log.Debug("signal request over its bounds dropped", "type", typeName(req), "error", err)
+		return
+	}
+	s.log.Debug("signal request over its bounds refused", "type", typeName(req), "error", err)
+	s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: rr}})
+}
+
+// maxRefusalMessage bounds the message of a RequestResponse refusing a request.
+const maxRefusalMessage = 512
+
+// limitExceeded builds the RequestResponse refusing req for being over its bounds, or
+// returns nil when req's type has no RequestResponse counterpart.
+func limitExceeded(req *livekit.SignalRequest, err error) *livekit.RequestResponse {
+	return refusal(req, livekit.RequestResponse_LIMIT_EXCEEDED, err)
+}
+
+// refusal builds a RequestResponse refusing req with reason and err's text (cut to
+// maxRefusalMessage). It echoes only the request's identifying fields, cut to their
+// limits, never what the client sent in bulk. It returns nil when req's type has no
+// RequestResponse counterpart.
+func refusal(req *livekit.SignalRequest, reason livekit.RequestResponse_Reason, err error) *livekit.RequestResponse {
+	rr := &livekit.RequestResponse{Reason: reason, Message: cut(err.Error(), maxRefusalMessage)}
+	switch m := req.Message.(type) {
+	case *livekit.SignalRequest_Trickle:
+		rr.Request = &livekit.RequestResponse_Trickle{Trickle: &livekit.TrickleRequest{
+			Target: m.Trickle.GetTarget(), Final: m.Trickle.GetFinal(),
+		}}
+	case *livekit.SignalRequest_AddTrack:
+		rr.Request = &livekit.RequestResponse_AddTrack{AddTrack: &livekit.AddTrackRequest{
+			Cid:    cut(m.AddTrack.GetCid(), room.MaxTrackField),
+			Type:   m.AddTrack.GetType(),
+			Source: m.AddTrack.GetSource(),
+		}}
+	case *livekit.SignalRequest_Mute:
+		rr.Request = &livekit.RequestResponse_Mute{Mute: &livekit.MuteTrackRequest{
+			Sid: cut(m.Mute.GetSid(), maxSIDLength), Muted: m.Mute.GetMuted(),
+		}}
+	case *livekit.SignalRequest_UpdateMetadata:
+		rr.RequestId = m.UpdateMetadata.GetRequestId()
+		rr.Request = &livekit.RequestResponse_UpdateMetadata{UpdateMetadata: &livekit.UpdateParticipantMetadata{
+			RequestId: m.UpdateMetadata.GetRequestId(),
+		}}
+	case *livekit.SignalRequest_UpdateAudioTrack:
+		rr.Request = &livekit.RequestResponse_UpdateAudioTrack{UpdateAudioTrack: &livekit.UpdateLocalAudioTrack{
+			TrackSid: cut(m.UpdateAudioTrack.GetTrackSid(), maxSIDLength),
+		}}
+	case *livekit.SignalRequest_UpdateVideoTrack:
+		rr.Request = &livekit.RequestResponse_UpdateVideoTrack{UpdateVideoTrack: &livekit.UpdateLocalVideoTrack{
+			TrackSid: cut(m.UpdateVideoTrack.GetTrackSid(), maxSIDLength),
+		}}
+	case *livekit.SignalRequest_PublishDataTrackRequest:
+		rr.Request = &livekit.RequestResponse_PublishDataTrack{PublishDataTrack: &livekit.PublishDataTrackRequest{
+			PubHandle: m.PublishDataTrackRequest.GetPubHandle(),
+			Name:      cut(m.PublishDataTrackRequest.GetName(), maxLabelLength),
+		}}
+	case *livekit.SignalRequest_UnpublishDataTrackRequest:
+		rr.Request = &livekit.RequestResponse_UnpublishDataTrack{UnpublishDataTrack: &livekit.UnpublishDataTrackRequest{
+			PubHandle: m.UnpublishDataTrackRequest.GetPubHandle(),
+		}}
+	default:
+		return nil
+	}
+	return rr
+}
+
+// cut returns at most n bytes of s, never splitting a UTF-8 sequence.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// handle acts on one request from the client, within its bounds.
 func (s *Session) handle(req *livekit.SignalRequest) {
 	switch m := req.Message.(type) {
 	case *livekit.SignalRequest_Offer:
@@ -19,6 +113,10 @@ func (s *Session) handle(req *livekit.SignalRequest) {
 	case *livekit.SignalRequest_Answer:
 		if s.sub == nil {
 			s.log.Debug("answer in single peer connection mode ignored")
+			return
+		}
+		if err := rtc.CheckSDPBounds(m.Answer.GetSdp()); err != nil {
+			s.log.Debug("subscriber answer rejected", "error", err)
 			return
 		}
 		if err := s.sub.HandleAnswer(m.Answer.GetSdp()); err != nil {
@@ -112,11 +210,8 @@ func (s *Session) handleAddTrack(req *livekit.AddTrackRequest) {
 		if errors.Is(err, room.ErrPermissionDenied) {
 			reason = livekit.RequestResponse_NOT_ALLOWED
 		}
-		s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: &livekit.RequestResponse{
-			Reason:  reason,
-			Message: err.Error(),
-			Request: &livekit.RequestResponse_AddTrack{AddTrack: req},
-		}}})
+		rr := refusal(&livekit.SignalRequest{Message: &livekit.SignalRequest_AddTrack{AddTrack: req}}, reason, err)
+		s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: rr}})
 		return
 	}
 	s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackPublished{TrackPublished: &livekit.TrackPublishedResponse{
@@ -148,6 +243,11 @@ func (s *Session) transportHandler(role rtc.Role) rtc.Handler {
 			var pkt livekit.DataPacket
 			if err := proto.Unmarshal(data, &pkt); err != nil {
 				s.log.Debug("malformed data packet dropped", "error", err)
+				return
+			}
+			if err := s.h.bounds.CheckDataPacket(&pkt); err != nil {
+				s.h.dataDropped.Add(1)
+				s.log.Debug("data packet over its bounds dropped", "error", err)
 				return
 			}
 			if err := s.p.RouteData(kind, &pkt); err != nil {
@@ -194,15 +294,14 @@ func (s *Session) handleUpdateMetadata(req *livekit.UpdateParticipantMetadata) {
 	}
 	if err != nil {
 		s.log.Debug("update_metadata refused", "error", err)
-		resp.Message = err.Error()
+		reason := livekit.RequestResponse_UNCLASSIFIED_ERROR
 		switch {
 		case errors.Is(err, room.ErrPermissionDenied):
-			resp.Reason = livekit.RequestResponse_NOT_ALLOWED
+			reason = livekit.RequestResponse_NOT_ALLOWED
 		case errors.Is(err, room.ErrInvalidArgument):
-			resp.Reason = livekit.RequestResponse_LIMIT_EXCEEDED
-		default:
-			resp.Reason = livekit.RequestResponse_UNCLASSIFIED_ERROR
+			reason = livekit.RequestResponse_LIMIT_EXCEEDED
 		}
+		resp = refusal(&livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateMetadata{UpdateMetadata: req}}, reason, err)
 	}
 	s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: resp}})
 }

@@ -292,7 +292,7 @@ func (s *Session) resume(conn *wsConn, params *joinParams) {
 	s.disconnectedAt = time.Time{}
 	s.mu.Unlock()
 	if old != nil {
-		_ = old.ws.Close()
+		old.close()
 	}
 	s.log.Debug("signal resumed")
 
@@ -319,8 +319,11 @@ func (s *Session) resume(conn *wsConn, params *joinParams) {
 	s.readLoop(conn, gen)
 }
 
-// readLoop handles requests from conn until it fails.
+// readLoop handles requests from conn until it fails, then closes conn: a socket
+// whose reader has ended is never left open (a client's close frame is answered and
+// the TCP connection closed at once, and a dropped client's descriptor is freed).
 func (s *Session) readLoop(conn *wsConn, gen int) {
+	defer conn.close()
 	for {
 		req, err := conn.read()
 		if err != nil {
@@ -330,7 +333,7 @@ func (s *Session) readLoop(conn *wsConn, gen int) {
 			}
 			break
 		}
-		s.handle(req)
+		s.dispatch(req)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -384,7 +387,7 @@ func (s *Session) writeLoop() {
 			if err := conn.write(m, s.h.opts.WriteTimeout); err != nil {
 				s.log.Debug("signal write failed", "error", err)
 				s.queue.requeue(msgs[i:])
-				_ = conn.ws.Close() // the reader notices and waits for a resume
+				conn.close() // the reader notices and waits for a resume
 				break
 			}
 		}
@@ -409,7 +412,7 @@ func (s *Session) housekeep() {
 	switch {
 	case conn != nil && conn.idleFor() > s.h.opts.PingTimeout:
 		s.log.Debug("signal connection silent for longer than the ping timeout; dropping it")
-		_ = conn.ws.Close()
+		conn.close()
 	case conn != nil && pingDue:
 		_ = conn.ping(s.h.opts.WriteTimeout)
 	case conn == nil && !disconnectedAt.IsZero() && time.Since(disconnectedAt) > s.h.opts.ResumeWindow:
