@@ -210,7 +210,8 @@ func TestServeUntilCancelled(t *testing.T) {
 		if m := re.FindStringSubmatch(logs); m != nil {
 			addr = m[1]
 		}
-		return addr != ""
+		// "development mode" is logged right after the listeners are up.
+		return addr != "" && strings.Contains(logs, "development mode")
 	})
 	if addr == "" {
 		t.Fatalf("server did not report its address:\n%s", errOut.String())
