@@ -58,6 +58,11 @@ FUZZ_TARGETS=(
   "./internal/config FuzzMerge"
   "./internal/api/rest FuzzRESTDecode"
   "./test FuzzRESTTenantIsolation"
+  "./internal/signal FuzzSignalFrame"
+  "./internal/signal FuzzJoinParams"
+  "./internal/signal FuzzSignalBounds"
+  "./internal/signal FuzzDataPacket"
+  "./internal/rtc FuzzSendingTracks"
 )
 declared=$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)\(' --include='*_test.go' . | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/' | sort)
 listed=$(printf '%s\n' "${FUZZ_TARGETS[@]}" | awk '{print $2}' | sort)
@@ -70,7 +75,8 @@ if [ "$FUZZTIME" != "0" ]; then
   for target in "${FUZZ_TARGETS[@]}"; do
     read -r pkg name <<<"$target"
     echo "== fuzz $name ($pkg, $FUZZTIME)"
-    go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"
+    # A short minimization keeps a large interesting input from stalling the run.
+    go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg"
   done
 fi
 echo "all tests passed"

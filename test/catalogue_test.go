@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/gorilla/websocket"
 	lkauth "github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/proto"
@@ -41,8 +42,9 @@ type probe struct {
 }
 
 type catEnv struct {
-	srv   *testutil.TestServer
-	admin string // admin of "cat", with roomCreate, roomList and destination "cat2"
+	srv    *testutil.TestServer
+	admin  string     // admin of "cat", with roomCreate, roomList and destination "cat2"
+	signal *rawClient // joined to "sig"
 }
 
 // signRawClaims signs a hand-written claims object with the test key.
@@ -335,6 +337,8 @@ func TestBadInputCatalogue(t *testing.T) {
 		RoomCreate: true, RoomList: true, RoomAdmin: true, Room: "cat", DestinationRoom: "cat2",
 	})}
 
+	e.signal = joined(t, srv, "sig", "raw")
+
 	var probes []probe
 	probes = append(probes, twirpProbes(t)...)
 	probes = append(probes, rtcProbes(t)...)
@@ -435,5 +439,92 @@ func restProbes(t *testing.T) []probe {
 	}
 }
 
-// signalProbes is filled in with the signal protocol's hostile inputs.
-func signalProbes(t *testing.T) []probe { return nil }
+// signalCall sends one frame on a joined raw signal connection, then a ping. The
+// answer is the RequestResponse that arrives before the pong, if any; status 101 says
+// the connection is still up (the pong came).
+func signalCall(frame func(t *testing.T) (int, []byte)) func(*testing.T, *catEnv) result {
+	return func(t *testing.T, e *catEnv) result {
+		c := e.signal
+		c.t = t
+		mt, data := frame(t)
+		c.writeMu.Lock()
+		err := c.ws.WriteMessage(mt, data)
+		c.writeMu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := time.Now().UnixNano()
+		c.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PingReq{PingReq: &livekit.Ping{Timestamp: ts}}})
+		var out result
+		c.await(5*time.Second, "pong_resp", func(r *livekit.SignalResponse) bool {
+			if rr := r.GetRequestResponse(); rr != nil {
+				out.code, out.msg = rr.Reason.String(), rr.Message
+			}
+			return r.GetPongResp().GetLastPingTimestamp() == ts
+		})
+		out.status = http.StatusSwitchingProtocols
+		return out
+	}
+}
+
+func binaryFrame(req *livekit.SignalRequest) func(*testing.T) (int, []byte) {
+	return func(*testing.T) (int, []byte) { return websocket.BinaryMessage, pbBody(req) }
+}
+
+func rawFrame(mt int, data []byte) func(*testing.T) (int, []byte) {
+	return func(*testing.T) (int, []byte) { return mt, data }
+}
+
+func signalProbes(t *testing.T) []probe {
+	sig := func(name string, req *livekit.SignalRequest, code, msg string) probe {
+		return probe{name, signalCall(binaryFrame(req)), result{http.StatusSwitchingProtocols, code, msg}}
+	}
+	addTrack := func(r *livekit.AddTrackRequest) *livekit.SignalRequest {
+		return &livekit.SignalRequest{Message: &livekit.SignalRequest_AddTrack{AddTrack: r}}
+	}
+	features := make([]livekit.AudioTrackFeature, 20)
+	codecs := make([]*livekit.SimulcastCodec, 5)
+	for i := range codecs {
+		codecs[i] = &livekit.SimulcastCodec{Codec: "video/VP8", Cid: fmt.Sprint("c", i)}
+	}
+	sids := make([]string, 5000)
+	for i := range sids {
+		sids[i] = fmt.Sprint("TR_", i)
+	}
+	attrs := map[string]string{}
+	for i := range 2000 {
+		attrs[fmt.Sprint("k", i)] = "v"
+	}
+	return []probe{
+		sig("signal: add_track with 28000 layers", addTrack(&livekit.AddTrackRequest{Cid: "flood", Type: livekit.TrackType_VIDEO, Layers: floodLayers(28000)}),
+			"LIMIT_EXCEEDED", "has 28000 elements; the limit is 4"),
+		sig("signal: add_track with 5 simulcast codecs", addTrack(&livekit.AddTrackRequest{Cid: "codecs", Type: livekit.TrackType_VIDEO, SimulcastCodecs: codecs}),
+			"LIMIT_EXCEEDED", "the limit is 4"),
+		sig("signal: add_track with 20 audio features", addTrack(&livekit.AddTrackRequest{Cid: "feat", Type: livekit.TrackType_AUDIO, AudioFeatures: features}),
+			"LIMIT_EXCEEDED", "the limit is 8"),
+		sig("signal: add_track with a 300-byte cid", addTrack(&livekit.AddTrackRequest{Cid: strings.Repeat("c", 300), Type: livekit.TrackType_AUDIO}),
+			"LIMIT_EXCEEDED", "the limit is 256"),
+		sig("signal: add_track without a cid", addTrack(&livekit.AddTrackRequest{Type: livekit.TrackType_AUDIO}),
+			"INVALID_REQUEST", "no cid"),
+		sig("signal: add_track of a data track", addTrack(&livekit.AddTrackRequest{Cid: "d", Type: livekit.TrackType_DATA}),
+			"INVALID_REQUEST", "not audio or video"),
+		sig("signal: trickle of 100 KB", &livekit.SignalRequest{Message: &livekit.SignalRequest_Trickle{Trickle: &livekit.TrickleRequest{CandidateInit: strings.Repeat("c", 100000)}}},
+			"LIMIT_EXCEEDED", "the limit is 2048"),
+		sig("signal: update_metadata without the grant", &livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateMetadata{UpdateMetadata: &livekit.UpdateParticipantMetadata{RequestId: 7, Metadata: "role=admin"}}},
+			"NOT_ALLOWED", "can_update_metadata"),
+		sig("signal: update_metadata with 2000 attributes", &livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateMetadata{UpdateMetadata: &livekit.UpdateParticipantMetadata{RequestId: 8, Attributes: attrs}}},
+			"LIMIT_EXCEEDED", "has 2000 entries; the limit is 1024"),
+		sig("signal: subscription to 5000 tracks", &livekit.SignalRequest{Message: &livekit.SignalRequest_Subscription{Subscription: &livekit.UpdateSubscription{TrackSids: sids, Subscribe: true}}},
+			"", ""),
+		sig("signal: mute of an unknown track", &livekit.SignalRequest{Message: &livekit.SignalRequest_Mute{Mute: &livekit.MuteTrackRequest{Sid: "TR_nope", Muted: true}}},
+			"", ""),
+		sig("signal: an empty request", &livekit.SignalRequest{}, "", ""),
+		sig("signal: an answer of 900 KB", &livekit.SignalRequest{Message: &livekit.SignalRequest_Answer{Answer: &livekit.SessionDescription{Type: "answer", Sdp: strings.Repeat("a=x\r\n", 180000)}}},
+			"", ""),
+		sig("signal: an offer that is not SDP", &livekit.SignalRequest{Message: &livekit.SignalRequest_Offer{Offer: &livekit.SessionDescription{Type: "offer", Sdp: "not sdp"}}},
+			"", ""),
+		{"signal: a frame that is not a SignalRequest", signalCall(rawFrame(websocket.BinaryMessage, []byte{0xff, 0xff, 0xff})), result{http.StatusSwitchingProtocols, "", ""}},
+		{"signal: a text frame that is not JSON", signalCall(rawFrame(websocket.TextMessage, []byte("{{{"))), result{http.StatusSwitchingProtocols, "", ""}},
+		{"signal: JSON with an unknown request", signalCall(rawFrame(websocket.TextMessage, []byte(`{"teleport":{}}`))), result{http.StatusSwitchingProtocols, "", ""}},
+	}
+}

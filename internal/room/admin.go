@@ -340,7 +340,7 @@ func (m *Manager) SendData(req *livekit.SendDataRequest) error {
 	}
 	r.unlock()
 	pkt := &livekit.DataPacket{
-		Kind:                  req.Kind, //nolint:staticcheck // older clients still read the deprecated kind
+		Kind:                  req.Kind,
 		DestinationIdentities: dests,
 		Value: &livekit.DataPacket_User{User: &livekit.UserPacket{
 			Payload:               req.Data,

@@ -142,7 +142,7 @@ func (r *Room) countsLocked() (num, publishers uint32, recording bool) {
 		if !p.activated || p.left {
 			continue
 		}
-		if p.permission.GetRecorder() || p.kind == livekit.ParticipantInfo_EGRESS { //nolint:staticcheck // recorder tokens predate the egress kind
+		if p.permission.GetRecorder() || p.kind == livekit.ParticipantInfo_EGRESS {
 			recording = true
 		}
 		if p.hidden() {
