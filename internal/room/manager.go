@@ -52,7 +52,7 @@ func (m *Manager) Limits() config.LimitConfig { return m.opts.Limits }
 
 // ValidateRoomName checks a room name against the limits.
 func (m *Manager) ValidateRoomName(name string) error {
-	return validateName("room name", name, m.opts.Limits.MaxRoomNameLength)
+	return ValidateRoomName(m.opts.Limits, name)
 }
 
 // JoinRoom returns the room a participant joins: the open room called name, or, when

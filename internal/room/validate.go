@@ -42,6 +42,11 @@ func validateText(what, s string, max int) error {
 	return nil
 }
 
+// ValidateRoomName checks a room name against the limits.
+func ValidateRoomName(l config.LimitConfig, name string) error {
+	return validateName("room name", name, l.MaxRoomNameLength)
+}
+
 // ValidateIdentity checks a participant identity against the limits.
 func ValidateIdentity(l config.LimitConfig, identity string) error {
 	return validateName("participant identity", identity, l.MaxParticipantIdentityLength)

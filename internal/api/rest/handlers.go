@@ -165,7 +165,7 @@ func (g *Gateway) validateTokenRequest(req *tokenRequest) error {
 		field string
 		err   error
 	}{
-		{"room_name", g.validRoomName(req.RoomName)},
+		{"room_name", room.ValidateRoomName(g.opts.Limits, req.RoomName)},
 		{"participant_identity", room.ValidateIdentity(l, req.ParticipantIdentity)},
 		{"participant_name", room.ValidateParticipantName(l, req.ParticipantName)},
 		{"metadata", room.ValidateMetadata(l, "participant metadata", req.Metadata)},

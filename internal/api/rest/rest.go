@@ -73,8 +73,6 @@ type Gateway struct {
 	tokens []apiToken
 	routes []route
 	cors   corsPolicy
-	// validRoomName is the room package's rule for room names, under opts.Limits.
-	validRoomName func(string) error
 }
 
 type apiToken struct {
@@ -100,7 +98,6 @@ func New(opts Options) *Gateway {
 		opts.MaxTokenSize = auth.MaxTokenSize
 	}
 	g := &Gateway{opts: opts, log: opts.Logger}
-	g.validRoomName = room.NewManager(room.Options{Limits: opts.Limits}).ValidateRoomName
 	var warnings []string
 	g.cors, warnings = newCORSPolicy(opts.CORSOrigins, opts.LiveKitURL, opts.AuthRequired)
 	for _, w := range warnings {
