@@ -272,6 +272,13 @@ func (m *Manager) UpdateSubscriptions(roomName, identity string, trackSIDs []str
 	if len(trackSIDs) == 0 && len(perParticipant) == 0 {
 		return fmt.Errorf("%w: name tracks in track_sids or participant_tracks", ErrInvalidArgument)
 	}
+	n := len(trackSIDs)
+	for _, pt := range perParticipant {
+		n += len(pt.GetTrackSids())
+	}
+	if err := checkList("track_sids and participant_tracks", max(n, len(perParticipant))); err != nil {
+		return err
+	}
 	r, p, err := m.lockedParticipant(roomName, identity)
 	if err != nil {
 		return err
@@ -320,6 +327,12 @@ func (m *Manager) SendData(req *livekit.SendDataRequest) error {
 	}
 	if req.Kind != livekit.DataPacket_RELIABLE && req.Kind != livekit.DataPacket_LOSSY {
 		return fmt.Errorf("%w: kind must be RELIABLE or LOSSY", ErrInvalidArgument)
+	}
+	if err := checkList("destination_identities", len(req.DestinationIdentities)); err != nil {
+		return err
+	}
+	if err := checkList("destination_sids", len(req.DestinationSids)); err != nil { //nolint:staticcheck // older SDKs still name SIDs
+		return err
 	}
 	r, err := m.Room(req.Room)
 	if err != nil {

@@ -192,6 +192,14 @@ func (m *Manager) Room(name string) (*Room, error) {
 	return r, nil
 }
 
+// ListRoomsNamed is ListRooms for a list an admin sent: at most MaxListItems names.
+func (m *Manager) ListRoomsNamed(names []string) ([]*livekit.Room, error) {
+	if err := checkList("names", len(names)); err != nil {
+		return nil, err
+	}
+	return m.ListRooms(names), nil
+}
+
 // ListRooms returns the open rooms sorted by name; with names, only those rooms.
 func (m *Manager) ListRooms(names []string) []*livekit.Room {
 	m.mu.RLock()

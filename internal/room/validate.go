@@ -42,6 +42,18 @@ func validateText(what, s string, max int) error {
 	return nil
 }
 
+// MaxListItems bounds every list an admin request names: rooms (ListRooms), tracks
+// (UpdateSubscriptions), destinations (SendData).
+const MaxListItems = 1024
+
+// checkList refuses a list longer than MaxListItems.
+func checkList(what string, n int) error {
+	if n > MaxListItems {
+		return fmt.Errorf("%w: %s has %d entries; the limit is %d", ErrInvalidArgument, what, n, MaxListItems)
+	}
+	return nil
+}
+
 // ValidateRoomName checks a room name against the limits.
 func ValidateRoomName(l config.LimitConfig, name string) error {
 	return validateName("room name", name, l.MaxRoomNameLength)

@@ -43,7 +43,11 @@ func (s *RoomService) ListRooms(ctx context.Context, req *livekit.ListRoomsReque
 	if err := claims(ctx).RequireRoomList("ListRooms"); err != nil {
 		return nil, err
 	}
-	return &livekit.ListRoomsResponse{Rooms: s.rooms.ListRooms(req.Names)}, nil
+	rooms, err := s.rooms.ListRoomsNamed(req.Names)
+	if err != nil {
+		return nil, err
+	}
+	return &livekit.ListRoomsResponse{Rooms: rooms}, nil
 }
 
 // DeleteRoom closes a room and disconnects everyone in it. Requires roomCreate.
