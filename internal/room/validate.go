@@ -28,18 +28,28 @@ func validateName(what, s string, max int) error {
 // validateText checks free text shown to people (a display name, an attribute key): at
 // most max bytes of UTF-8 without control characters (NUL, ANSI escapes, newlines).
 func validateText(what, s string, max int) error {
+	if problem := TextProblem(s, max); problem != "" {
+		return fmt.Errorf("%w: %s %s", ErrInvalidArgument, what, problem)
+	}
+	return nil
+}
+
+// TextProblem says what is wrong with s as text shown to people, at most max bytes of
+// UTF-8 without control characters ("is 300 bytes; the limit is 256", "is not valid
+// UTF-8", "contains a control character (U+001B)"), or "" when nothing is.
+func TextProblem(s string, max int) string {
 	switch {
 	case len(s) > max:
-		return fmt.Errorf("%w: %s is %d bytes; the limit is %d", ErrInvalidArgument, what, len(s), max)
+		return fmt.Sprintf("is %d bytes; the limit is %d", len(s), max)
 	case !utf8.ValidString(s):
-		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidArgument, what)
+		return "is not valid UTF-8"
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
-			return fmt.Errorf("%w: %s contains a control character (%U)", ErrInvalidArgument, what, r)
+			return fmt.Sprintf("contains a control character (%U)", r)
 		}
 	}
-	return nil
+	return ""
 }
 
 // MaxListItems bounds every list an admin request names: rooms (ListRooms), tracks

@@ -102,16 +102,8 @@ func validSID(s string) bool {
 // checkClientText refuses a client-described string that is too long, not UTF-8 or
 // holds control characters (it ends up in logs and in protobuf messages).
 func checkClientText(what, s string) error {
-	switch {
-	case len(s) > maxClientInfoField:
-		return fmt.Errorf("%w: %s is %d bytes; the limit is %d", errBadParams, what, len(s), maxClientInfoField)
-	case !utf8.ValidString(s):
-		return fmt.Errorf("%w: %s is not valid UTF-8", errBadParams, what)
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%w: %s contains a control character", errBadParams, what)
-		}
+	if problem := room.TextProblem(s, maxClientInfoField); problem != "" {
+		return fmt.Errorf("%w: %s %s", errBadParams, what, problem)
 	}
 	return nil
 }
