@@ -82,6 +82,15 @@ func (k StaticKeys) Secret(key string) (string, bool) {
 	return s, ok && s != ""
 }
 
+// tokenLeeway is the clock skew tolerated on exp and nbf, as LiveKit allows.
+const tokenLeeway = time.Minute
+
+// tokenClaims is a LiveKit access token's claims: the registered ones and the grants.
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	lkauth.ClaimGrants
+}
+
 // Verifier checks access tokens against a set of API keys.
 type Verifier struct {
 	keys KeyProvider
@@ -110,14 +119,10 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if len(sig) == 0 {
 		return nil, fmt.Errorf("%w: its signature is empty", ErrMalformedToken)
 	}
-	if err := checkClaims(payload); err != nil {
+	key, err := checkClaims(payload)
+	if err != nil {
 		return nil, err
 	}
-	parsed, err := lkauth.ParseAPIToken(raw)
-	if err != nil {
-		return nil, classify(err)
-	}
-	key := parsed.APIKey()
 	if key == "" {
 		return nil, fmt.Errorf("%w: no issuer (iss) naming the API key", ErrMalformedToken)
 	}
@@ -125,9 +130,21 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownAPIKey, printable(key))
 	}
-	reg, grants, err := parsed.Verify(secret)
+	// The checks LiveKit's verifier (livekit/protocol/auth) makes, in one parse.
+	tc := &tokenClaims{}
+	_, err = jwt.ParseWithClaims(raw, tc, func(*jwt.Token) (any, error) { return []byte(secret), nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(key),
+		jwt.WithLeeway(tokenLeeway),
+		jwt.WithExpirationRequired(),
+	)
 	if err != nil {
 		return nil, classify(err)
+	}
+	reg, grants := &tc.RegisteredClaims, &tc.ClaimGrants
+	grants.Identity = reg.Subject
+	if grants.Identity == "" {
+		grants.Identity = reg.ID
 	}
 	c := &Claims{APIKey: key, ID: reg.ID, Grants: grants, SignatureHash: SignatureHash(raw)}
 	if reg.IssuedAt != nil {

@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -98,12 +98,12 @@ var claimTypeNames = map[int]string{
 }
 
 // checkClaims checks that the payload is a JSON object without duplicate keys and that
-// every top-level claim LiveKit defines has the right type. Its errors name the claim,
-// never its value.
-func checkClaims(payload []byte) error {
+// every top-level claim LiveKit defines has the right type, and returns the issuer (the
+// API key). Its errors name the claim, never its value.
+func checkClaims(payload []byte) (issuer string, err error) {
 	var claims map[string]json.RawMessage
 	if err := decodeObject(payload, &claims); err != nil {
-		return fmt.Errorf("%w: its claims are not a JSON object: %w", ErrMalformedToken, err)
+		return "", fmt.Errorf("%w: its claims are not a JSON object: %w", ErrMalformedToken, err)
 	}
 	for name, raw := range claims {
 		want, known := claimTypes[name]
@@ -111,25 +111,27 @@ func checkClaims(payload []byte) error {
 			continue
 		}
 		if !claimHasType(raw, want) {
-			return fmt.Errorf("%w: claim %q must be %s", ErrMalformedToken, name, claimTypeNames[want])
+			return "", fmt.Errorf("%w: claim %q must be %s", ErrMalformedToken, name, claimTypeNames[want])
+		}
+	}
+	if iss, ok := claims["iss"]; ok {
+		if err := json.Unmarshal(iss, &issuer); err != nil {
+			return "", fmt.Errorf("%w: claim \"iss\" must be a string", ErrMalformedToken)
 		}
 	}
 	// The grants inside are decoded once, by the verification that follows; a type
 	// error there is described by classify.
-	return nil
+	return issuer, nil
 }
 
 func claimHasType(raw json.RawMessage, want int) bool {
+	// raw is one valid JSON value: decodeObject checked the whole object.
 	switch want {
 	case claimString:
-		var s string
-		return json.Unmarshal(raw, &s) == nil && raw[0] == '"'
+		return raw[0] == '"'
 	case claimTime:
-		var f float64
-		if json.Unmarshal(raw, &f) != nil || raw[0] == '"' {
-			return false
-		}
-		return !math.IsNaN(f) && f >= 0 && f <= maxTime
+		f, err := strconv.ParseFloat(string(raw), 64)
+		return err == nil && !math.IsNaN(f) && f >= 0 && f <= maxTime
 	case claimObject:
 		return raw[0] == '{' || bytes.Equal(raw, []byte("null"))
 	case claimStrings:
@@ -147,39 +149,50 @@ func claimHasType(raw json.RawMessage, want int) bool {
 }
 
 // decodeObject decodes a JSON object into v, refusing duplicate keys at its top level
-// (two values for one claim would let two readers see two different tokens) and
-// trailing data.
+// (two values for one claim would let two readers see two different tokens).
 func decodeObject(data []byte, v *map[string]json.RawMessage) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return errors.New("malformed JSON")
+	var out map[string]json.RawMessage
+	if err := json.Unmarshal(data, &out); err != nil {
+		return errors.New("malformed JSON, or not an object")
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	if out == nil {
 		return errors.New("not an object")
 	}
-	out := make(map[string]json.RawMessage)
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return errors.New("malformed JSON")
-		}
-		k, _ := kt.(string)
-		if _, dup := out[k]; dup {
-			return fmt.Errorf("the key %q appears twice", printable(k))
-		}
-		var val json.RawMessage
-		if err := dec.Decode(&val); err != nil {
-			return errors.New("malformed JSON")
-		}
-		out[k] = val
-	}
-	if _, err := dec.Token(); err != nil {
-		return errors.New("malformed JSON")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("data after the JSON object")
+	if n := topLevelKeys(data); n != len(out) {
+		return errors.New("a key appears twice")
 	}
 	*v = out
 	return nil
+}
+
+// topLevelKeys counts the keys of the JSON object in data (which json.Unmarshal has
+// accepted), without allocating: every string at depth one that is followed by a colon.
+func topLevelKeys(data []byte) int {
+	depth, n := 0, 0
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			j := i + 1
+			for ; j < len(data) && data[j] != '"'; j++ {
+				if data[j] == '\\' {
+					j++
+				}
+			}
+			if depth == 1 {
+				k := j + 1
+				for k < len(data) && (data[k] == ' ' || data[k] == '\t' || data[k] == '\n' || data[k] == '\r') {
+					k++
+				}
+				if k < len(data) && data[k] == ':' {
+					n++
+				}
+			}
+			i = j
+		}
+	}
+	return n
 }

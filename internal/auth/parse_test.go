@@ -142,3 +142,18 @@ func itoa(n int64) string {
 	}
 	return string(b)
 }
+
+func TestTopLevelKeys(t *testing.T) {
+	for doc, want := range map[string]int{
+		`{}`:                           0,
+		`{"a":1}`:                      1,
+		`{"a":1,"b":{"c":2,"d":[3]}}`:  2,
+		`{"a\":b":"x:y","b" : "\\"}`:   2,
+		`{"a":"}{\"c\":","a":1}`:       2,
+		` { "k" :[{"x":1},{"y":2}] } `: 1,
+	} {
+		if got := topLevelKeys([]byte(doc)); got != want {
+			t.Errorf("topLevelKeys(%s) = %d, want %d", doc, got, want)
+		}
+	}
+}
