@@ -1,0 +1,203 @@
+package sfu
+
+import (
+	"errors"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// ErrNoCodec is returned by Bind when the subscriber's transport negotiated none of
+// the codecs the publisher sends.
+var ErrNoCodec = errors.New("the subscriber accepts none of the track's codecs")
+
+// DownTrack is one subscriber's copy of a published track: a webrtc.TrackLocal that Pion
+// binds to the subscriber's peer connection, fed by the track's Receiver.
+type DownTrack struct {
+	id, streamID string
+	recv         *Receiver
+	family       int
+	video        bool
+
+	binding atomic.Pointer[binding]
+	// paused stops forwarding to this subscriber alone (it disabled the track, or it
+	// is being unsubscribed).
+	paused atomic.Bool
+
+	// Touched only by the receiver's goroutine.
+	m        munger
+	gen      uint32
+	needKey  bool
+	hdr      rtp.Header
+	extSpace [8]rtp.Extension
+
+	packets, bytes, dropped atomic.Uint64
+}
+
+// binding is what Pion negotiated for a down track on one peer connection.
+type binding struct {
+	ssrc   uint32
+	pt     uint8
+	w      webrtc.TrackLocalWriter
+	// The forwarded extensions: publisher ID extIn[i] is sent as extOut[i].
+	extIn, extOut [8]uint8
+	nExt          int
+}
+
+// NewDownTrack returns a down track of recv's stream, with the track id and msid stream
+// id the subscriber's SDK expects ("TR_…", and "PA_…|TR_…" naming the publisher).
+func NewDownTrack(recv *Receiver, id, streamID string) *DownTrack {
+	d := &DownTrack{
+		id: id, streamID: streamID, recv: recv,
+		family:  recv.family,
+		video:   recv.params.Kind == webrtc.RTPCodecTypeVideo,
+		needKey: true,
+		gen:     recv.gen.Load(),
+	}
+	d.m.clockRate = recv.params.Codec.ClockRate
+	d.hdr.Extensions = d.extSpace[:0]
+	return d
+}
+
+// ID implements webrtc.TrackLocal: the track's SID.
+func (d *DownTrack) ID() string { return d.id }
+
+// RID implements webrtc.TrackLocal.
+func (d *DownTrack) RID() string { return "" }
+
+// StreamID implements webrtc.TrackLocal.
+func (d *DownTrack) StreamID() string { return d.streamID }
+
+// Kind implements webrtc.TrackLocal.
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.recv.params.Kind }
+
+// Receiver returns the receiver feeding d.
+func (d *DownTrack) Receiver() *Receiver { return d.recv }
+
+// Codec returns the codec d sends (the publisher's).
+func (d *DownTrack) Codec() webrtc.RTPCodecParameters { return d.recv.params.Codec }
+
+// Bind implements webrtc.TrackLocal: it picks the negotiated codec matching the
+// publisher's and maps the header extensions both sides know.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	want := d.recv.params.Codec.RTPCodecCapability
+	var chosen *webrtc.RTPCodecParameters
+	for _, c := range ctx.CodecParameters() {
+		if sameCodec(c.RTPCodecCapability, want) {
+			c := c
+			chosen = &c
+			break
+		}
+	}
+	if chosen == nil {
+		return webrtc.RTPCodecParameters{}, ErrNoCodec
+	}
+	b := &binding{ssrc: uint32(ctx.SSRC()), pt: uint8(chosen.PayloadType), w: ctx.WriteStream()}
+	for _, e := range ctx.HeaderExtensions() {
+		if !forwardedExtensions[e.URI] || e.ID <= 0 || e.ID > 14 {
+			continue
+		}
+		for in := uint8(1); in < 15 && b.nExt < len(b.extIn); in++ {
+			if d.recv.extensionURI(in) == e.URI {
+				b.extIn[b.nExt], b.extOut[b.nExt] = in, uint8(e.ID)
+				b.nExt++
+			}
+		}
+	}
+	d.binding.Store(b)
+	d.recv.RequestKeyframe()
+	return *chosen, nil
+}
+
+// Unbind implements webrtc.TrackLocal.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.binding.Store(nil)
+	return nil
+}
+
+// SetPaused stops (true) or resumes (false) forwarding to this subscriber. A video
+// track resumes on a keyframe.
+func (d *DownTrack) SetPaused(paused bool) {
+	if d.paused.Swap(paused) && !paused {
+		d.recv.RequestKeyframe()
+	}
+}
+
+// write forwards one packet; it runs on the receiver's goroutine. key says whether the
+// packet may start a segment (audio always may; video on a keyframe); gen is the
+// receiver's interruption count.
+func (d *DownTrack) write(pkt *rtp.Packet, key bool, gen uint32, now int64) {
+	b := d.binding.Load()
+	if b == nil {
+		return
+	}
+	if gen != d.gen || d.paused.Load() {
+		d.gen = gen
+		d.m.pause()
+		d.needKey = true
+		if d.paused.Load() {
+			return
+		}
+	}
+	if len(pkt.Payload) == 0 { // padding only (bandwidth probing): not forwarded
+		if d.m.inSegment {
+			d.m.skip(pkt.SequenceNumber)
+		}
+		return
+	}
+	if d.needKey || !d.m.inSegment {
+		if !key {
+			d.dropped.Add(1)
+			d.recv.RequestKeyframe()
+			return
+		}
+		d.m.startSegment(pkt.SequenceNumber, pkt.Timestamp, now)
+		d.needKey = false
+	}
+	seq, ts, ok := d.m.munge(pkt.SequenceNumber, pkt.Timestamp, now)
+	if !ok {
+		d.dropped.Add(1)
+		return
+	}
+	h := &d.hdr
+	h.Version = 2
+	h.Padding = false
+	h.Marker = pkt.Marker
+	h.PayloadType = b.pt
+	h.SequenceNumber = seq
+	h.Timestamp = ts
+	h.SSRC = b.ssrc
+	h.CSRC = h.CSRC[:0]
+	h.Extension = false
+	h.ExtensionProfile = 0
+	h.Extensions = h.Extensions[:0]
+	if pkt.Extension {
+		for i := 0; i < b.nExt; i++ {
+			if v := pkt.GetExtension(b.extIn[i]); len(v) > 0 {
+				_ = h.SetExtension(b.extOut[i], v)
+			}
+		}
+	}
+	if _, err := b.w.WriteRTP(h, pkt.Payload); err != nil {
+		d.dropped.Add(1)
+		return
+	}
+	d.packets.Add(1)
+	d.bytes.Add(uint64(len(pkt.Payload)))
+}
+
+// DownStats are a down track's counters.
+type DownStats struct {
+	Packets, Bytes, Dropped uint64
+}
+
+// Stats returns the down track's counters.
+func (d *DownTrack) Stats() DownStats {
+	return DownStats{Packets: d.packets.Load(), Bytes: d.bytes.Load(), Dropped: d.dropped.Load()}
+}
+
+// IsVideo reports whether d is a video track.
+func (d *DownTrack) IsVideo() bool { return d.video }
+
+var _ webrtc.TrackLocal = (*DownTrack)(nil)
