@@ -37,9 +37,9 @@ type DownTrack struct {
 
 // binding is what Pion negotiated for a down track on one peer connection.
 type binding struct {
-	ssrc   uint32
-	pt     uint8
-	w      webrtc.TrackLocalWriter
+	ssrc uint32
+	pt   uint8
+	w    webrtc.TrackLocalWriter
 	// The forwarded extensions: publisher ID extIn[i] is sent as extOut[i].
 	extIn, extOut [8]uint8
 	nExt          int

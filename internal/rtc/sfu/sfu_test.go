@@ -56,14 +56,14 @@ type fakeContext struct {
 	w      webrtc.TrackLocalWriter
 }
 
-func (c *fakeContext) CodecParameters() []webrtc.RTPCodecParameters                { return c.codecs }
-func (c *fakeContext) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter      { return c.exts }
-func (c *fakeContext) SSRC() webrtc.SSRC                                           { return c.ssrc }
-func (c *fakeContext) SSRCRetransmission() webrtc.SSRC                             { return 0 }
-func (c *fakeContext) SSRCForwardErrorCorrection() webrtc.SSRC                     { return 0 }
-func (c *fakeContext) WriteStream() webrtc.TrackLocalWriter                        { return c.w }
-func (c *fakeContext) ID() string                                                  { return "ctx" }
-func (c *fakeContext) RTCPReader() interceptor.RTCPReader                          { return nil }
+func (c *fakeContext) CodecParameters() []webrtc.RTPCodecParameters           { return c.codecs }
+func (c *fakeContext) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { return c.exts }
+func (c *fakeContext) SSRC() webrtc.SSRC                                      { return c.ssrc }
+func (c *fakeContext) SSRCRetransmission() webrtc.SSRC                        { return 0 }
+func (c *fakeContext) SSRCForwardErrorCorrection() webrtc.SSRC                { return 0 }
+func (c *fakeContext) WriteStream() webrtc.TrackLocalWriter                   { return c.w }
+func (c *fakeContext) ID() string                                             { return "ctx" }
+func (c *fakeContext) RTCPReader() interceptor.RTCPReader                     { return nil }
 func (c *fakeContext) bind(t *testing.T, d *DownTrack) webrtc.RTPCodecParameters {
 	t.Helper()
 	p, err := d.Bind(c)
