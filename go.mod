@@ -10,7 +10,10 @@ require (
 	github.com/livekit/server-sdk-go/v2 v2.19.0
 	github.com/pion/datachannel v1.6.3
 	github.com/pion/ice/v4 v4.4.7
+	github.com/pion/interceptor v0.1.49
 	github.com/pion/logging v0.2.4
+	github.com/pion/rtcp v1.2.19
+	github.com/pion/rtp v1.10.5
 	github.com/pion/sdp/v3 v3.0.20
 	github.com/pion/stun/v4 v4.0.1
 	github.com/pion/webrtc/v4 v4.2.23
@@ -52,11 +55,8 @@ require (
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/petermattis/goid v0.0.0-20260918085751-abfca077860b // indirect
 	github.com/pion/dtls/v3 v3.1.10 // indirect
-	github.com/pion/interceptor v0.1.49 // indirect
 	github.com/pion/mdns/v2 v2.2.2 // indirect
 	github.com/pion/randutil v0.1.0 // indirect
-	github.com/pion/rtcp v1.2.19 // indirect
-	github.com/pion/rtp v1.10.5 // indirect
 	github.com/pion/sctp v1.12.0 // indirect
 	github.com/pion/srtp/v3 v3.1.3 // indirect
 	github.com/pion/transport/v5 v5.1.1 // indirect

@@ -27,8 +27,18 @@ func TestNoGoroutineLeaks(t *testing.T) {
 			if _, err := a.Room.LocalParticipant.PublishTrack(newAudioTrack(t), &lksdk.TrackPublicationOptions{Name: "mic"}); err != nil {
 				t.Fatal(err)
 			}
-			_ = b.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("x")), lksdk.WithDataPublishReliable(true))
-			a.WaitFor(t, 5*time.Second, "data", "b")
+			// In single peer connection mode the SDK sends data as soon as its transport is
+			// connected, even before its data channel is open (the send then fails): send
+			// until one arrives.
+			for i := 0; ; i++ {
+				_ = b.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("x")), lksdk.WithDataPublishReliable(true))
+				if _, ok := a.Await(time.Second, func(e testutil.Event) bool { return e.Kind == "data" && e.Identity == "b" }); ok {
+					break
+				}
+				if i == 9 {
+					t.Fatalf("a did not see data from b; saw %v", a.Events())
+				}
+			}
 			b.Room.Simulate(lksdk.SimulateSignalReconnect)
 			b.WaitFor(t, 10*time.Second, "reconnected", "")
 			raw := dialRaw(t, srv, testutil.JoinToken(t, "leak", "raw"), "")

@@ -204,6 +204,7 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update) (*livekit.Participant
 	}
 	r.roomChangedLocked()
 	r.syncForwardsLocked(p)
+	r.reconcileLocked()
 	return info, refs, nil
 }
 
@@ -310,6 +311,7 @@ func (m *Manager) UpdateSubscriptions(roomName, identity string, trackSIDs []str
 	for _, sid := range sids {
 		p.subscriptions[sid] = subscribe
 	}
+	r.reconcileLocked()
 	return nil
 }
 

@@ -104,6 +104,7 @@ func (r *Room) Activate(p *Participant, resp *livekit.JoinResponse) error {
 	r.broadcastLocked(p, p.infoLocked(), false)
 	r.roomChangedLocked()
 	r.updateLifecycleLocked()
+	r.reconcileLocked()
 	r.mgr.log.Debug("participant joined", "room", r.name, "identity", p.identity, "sid", p.sid)
 	return nil
 }
@@ -209,6 +210,8 @@ func (r *Room) removeLocked(p *Participant, reason livekit.DisconnectReason) {
 func (r *Room) detachLocked(p *Participant, reason livekit.DisconnectReason) {
 	delete(r.participants, p.identity)
 	delete(r.bySID, p.sid)
+	r.dropSubscriptionsLocked(p)
+	r.reconcileLocked()
 	p.bumpLocked()
 	if p.activated && !p.hidden() {
 		r.sendOthersLocked(p, []*livekit.ParticipantInfo{goneInfo(p.infoLocked(), reason)})

@@ -112,6 +112,7 @@ func (m *Manager) MoveParticipant(roomName, identity, dstName string) error {
 	if p.keepsRoomOpen() {
 		dst.everOccupied = true
 	}
+	dst.reconcileLocked()
 	info := p.infoLocked()
 	p.sink.Moved(Moved{
 		Room:        dst.infoLocked(),
@@ -174,6 +175,7 @@ func (m *Manager) ForwardParticipant(roomName, identity, dstName string) error {
 	dst.broadcastLocked(proxy, proxy.infoLocked(), false)
 	dst.roomChangedLocked()
 	dst.updateLifecycleLocked()
+	dst.reconcileLocked()
 	m.log.Info("participant forwarded", "identity", identity, "from", roomName, "to", dstName)
 	return nil
 }
@@ -232,6 +234,7 @@ func (r *Room) syncForwardsLocked(p *Participant) {
 				dst.sendOthersLocked(proxy, []*livekit.ParticipantInfo{info})
 			}
 			dst.roomChangedLocked()
+			dst.reconcileLocked()
 		})
 	}
 }

@@ -34,6 +34,10 @@ type Sink interface {
 	PushToken()
 	// Moved tells the client it now belongs to another room.
 	Moved(m Moved)
+	// Subscribe starts sending another participant's track to the connection.
+	Subscribe(s Subscription)
+	// Unsubscribe stops sending the track with that SID.
+	Unsubscribe(trackSID string)
 	// Close ends the connection, sending leave first when it is not nil. It is
 	// idempotent.
 	Close(leave *livekit.LeaveRequest)
@@ -58,6 +62,8 @@ func (nopSink) SendData(livekit.DataPacket_Kind, []byte) bool { return true }
 func (nopSink) IssuedTokens() []auth.TokenRef                 { return nil }
 func (nopSink) PushToken()                                    {}
 func (nopSink) Moved(Moved)                                   {}
+func (nopSink) Subscribe(Subscription)                        {}
+func (nopSink) Unsubscribe(string)                            {}
 func (nopSink) Close(*livekit.LeaveRequest)                   {}
 
 // JoinParams describe a participant about to join, from their verified token and
@@ -73,6 +79,8 @@ type JoinParams struct {
 	Grants *lkauth.ClaimGrants
 	// ClientProtocol is the client's signal protocol version.
 	ClientProtocol int32
+	// AutoSubscribe subscribes the participant to every track it may receive.
+	AutoSubscribe bool
 	// Sink reaches the participant's connection.
 	Sink Sink
 }
@@ -105,9 +113,20 @@ type Participant struct {
 	tracks  []*track
 	pending map[string]*livekit.TrackInfo // by cid, announced but not yet negotiated
 
-	// subscriptions holds the admin's explicit subscribe (true) or unsubscribe
-	// (false) per track SID.
+	// subscriptions holds the explicit subscribe (true) or unsubscribe (false) per
+	// track SID, from an admin (UpdateSubscriptions) or the client (subscription).
 	subscriptions map[string]bool
+	// autoSubscribe subscribes the participant to every track it may receive, unless
+	// an explicit choice says otherwise.
+	autoSubscribe bool
+	// subscribed are the tracks pushed to the participant's connection, by SID.
+	subscribed map[string]bool
+	// media holds the media of the participant's tracks by client track id, from when
+	// it starts arriving (which may precede the track's publication).
+	media map[string]MediaSource
+	// announced are the SIDs of this participant's tracks whose first subscriber it
+	// was told of (track_subscribed).
+	announced map[string]bool
 
 	// forwards are this participant's stand-ins in other rooms (ForwardParticipant);
 	// forwardOf is set on a stand-in and names the participant it mirrors.
@@ -117,9 +136,13 @@ type Participant struct {
 	mirrored uint32
 }
 
+// track is one published track. It is shared with stand-ins in other rooms, so it is
+// never modified: a change replaces it.
 type track struct {
 	cid  string
 	info *livekit.TrackInfo
+	// source is the track's media (the SFU's receiver), nil until media arrives.
+	source MediaSource
 }
 
 // SID returns the participant's server-made session ID.
@@ -174,6 +197,10 @@ func newParticipant(r *Room, jp JoinParams) *Participant {
 		clientProtocol: jp.ClientProtocol,
 		pending:        make(map[string]*livekit.TrackInfo),
 		subscriptions:  make(map[string]bool),
+		autoSubscribe:  jp.AutoSubscribe,
+		subscribed:     make(map[string]bool),
+		media:          make(map[string]MediaSource),
+		announced:      make(map[string]bool),
 		forwards:       make(map[*Room]*Participant),
 	}
 	p.room.Store(r)

@@ -198,7 +198,11 @@ func (p *Participant) SyncSending(sending []SendingTrack) {
 		if ti.MimeType == "" {
 			ti.MimeType = s.MimeType
 		}
-		kept = append(kept, &track{cid: s.CID, info: ti})
+		src := p.media[s.CID]
+		if src != nil {
+			r.muteSourceLocked(src, ti.Muted)
+		}
+		kept = append(kept, &track{cid: s.CID, info: ti, source: src})
 		changed = true
 	}
 	if !changed {
@@ -206,6 +210,7 @@ func (p *Participant) SyncSending(sending []SendingTrack) {
 	}
 	p.tracks = kept
 	r.participantChangedLocked(p)
+	r.reconcileLocked()
 }
 
 // participantChangedLocked records a change of p that everyone who sees p (and p)
@@ -231,14 +236,18 @@ func (p *Participant) SetTrackMuted(trackSID string, muted bool) error {
 // setTrackMutedLocked mutes or unmutes one of p's tracks, published or announced, and
 // returns it.
 func (r *Room) setTrackMutedLocked(p *Participant, trackSID string, muted bool) (*livekit.TrackInfo, error) {
-	for _, t := range p.tracks {
+	for i, t := range p.tracks {
 		if t.info.Sid != trackSID {
 			continue
 		}
 		if t.info.Muted != muted {
-			t.info = proto.Clone(t.info).(*livekit.TrackInfo)
-			t.info.Muted = muted
+			// Tracks are shared with stand-ins in other rooms: replace, never modify.
+			info := proto.Clone(t.info).(*livekit.TrackInfo)
+			info.Muted = muted
+			p.tracks[i] = &track{cid: t.cid, info: info, source: t.source}
+			r.muteSourceLocked(t.source, muted)
 			r.participantChangedLocked(p)
+			return info, nil
 		}
 		return t.info, nil
 	}

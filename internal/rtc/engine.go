@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -131,7 +134,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 		e.Close()
 		return nil, fmt.Errorf("registering codecs: %w", err)
 	}
-	e.api = webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&me))
+	var ir interceptor.Registry
+	if err := configureMedia(&me, &ir); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.api = webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&me), webrtc.WithInterceptorRegistry(&ir))
 	return e, nil
 }
 
@@ -144,6 +152,38 @@ func closeGiven(cfg Config) {
 		_ = cfg.TCPListener.Close()
 	}
 }
+
+// configureMedia registers the RTP header extensions Usher negotiates and the
+// interceptors every peer connection runs: NACK (asking publishers to retransmit, and
+// answering subscribers' NACKs from a bounded buffer of what was sent) and RTCP sender
+// and receiver reports.
+func configureMedia(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
+	for _, ext := range []struct {
+		uri  string
+		kind webrtc.RTPCodecType
+	}{
+		{sdp.SDESMidURI, webrtc.RTPCodecTypeAudio},
+		{sdp.SDESMidURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRepairRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
+		{sdp.AudioLevelURI, webrtc.RTPCodecTypeAudio},
+	} {
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: ext.uri}, ext.kind); err != nil {
+			return fmt.Errorf("registering header extension %s: %w", ext.uri, err)
+		}
+	}
+	if err := webrtc.ConfigureNackWithOptions(me, ir, nil, nack.ResponderSize(nackBufferPackets)); err != nil {
+		return fmt.Errorf("configuring NACK: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return fmt.Errorf("configuring RTCP reports: %w", err)
+	}
+	return nil
+}
+
+// nackBufferPackets is how many sent packets each subscriber stream keeps to answer
+// NACKs from (about a second of 1 Mbit/s video).
+const nackBufferPackets = 256
 
 // Close releases the ICE ports. Peer connections must be closed first.
 func (e *Engine) Close() {

@@ -10,7 +10,10 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/datachannel"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/usher-rtc/usher/internal/rtc/sfu"
 )
 
 // Data channel labels used by LiveKit clients and servers.
@@ -66,6 +69,12 @@ type Handler struct {
 	OnData func(kind livekit.DataPacket_Kind, data []byte)
 	// OnDataOpen is called when a data channel of that kind opens.
 	OnDataOpen func(kind livekit.DataPacket_Kind)
+	// OnMedia is called when a published track's media starts arriving, with the
+	// receiver that forwards it, the client's track id (AddTrackRequest.cid) and the
+	// media section's mid. The receiver runs until the track or the transport ends;
+	// OnMediaEnded is called then.
+	OnMedia      func(r *sfu.Receiver, cid, mid string)
+	OnMediaEnded func(r *sfu.Receiver)
 }
 
 // Transport is one peer connection of a participant.
@@ -83,6 +92,7 @@ type Transport struct {
 	renegotiate      bool
 	restartICE       bool
 	channels         map[string]*webrtc.DataChannel
+	downs            map[string]*webrtc.RTPSender // by track SID
 	closed           bool
 	connected        bool
 	wg               sync.WaitGroup
@@ -101,7 +111,7 @@ func (e *Engine) NewTransport(role Role, h Handler) (*Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	t := &Transport{role: role, pc: pc, h: h, channels: make(map[string]*webrtc.DataChannel)}
+	t := &Transport{role: role, pc: pc, h: h, channels: make(map[string]*webrtc.DataChannel), downs: make(map[string]*webrtc.RTPSender)}
 
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || t.h.OnICECandidate == nil {
@@ -144,20 +154,7 @@ func (e *Engine) NewTransport(role Role, h Handler) (*Transport, error) {
 		}
 	})
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) { t.adoptChannel(dc) })
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		// Media forwarding is not implemented yet: drain what arrives so Pion's
-		// buffers never fill; the goroutine ends when the connection closes.
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			buf := make([]byte, 1500)
-			for {
-				if _, _, err := tr.Read(buf); err != nil {
-					return
-				}
-			}
-		}()
-	})
+	pc.OnTrack(t.receive)
 
 	if role == Subscriber {
 		ordered := true
@@ -268,6 +265,10 @@ func (t *Transport) Negotiate(iceRestart bool) error {
 	if t.closed {
 		return ErrClosed
 	}
+	return t.negotiateLocked(iceRestart)
+}
+
+func (t *Transport) negotiateLocked(iceRestart bool) error {
 	if t.offerOutstanding {
 		t.renegotiate = true
 		t.restartICE = t.restartICE || iceRestart
@@ -483,4 +484,122 @@ func (t *Transport) Close() {
 	t.mu.Unlock()
 	_ = t.pc.Close()
 	t.wg.Wait()
+}
+
+// receive starts forwarding a track the client publishes: a receiver reads it on its
+// own goroutine until the track or the transport ends, and another goroutine reads the
+// track's RTCP (sender reports), which the report interceptor needs.
+func (t *Transport) receive(track *webrtc.TrackRemote, rtpReceiver *webrtc.RTPReceiver) {
+	t.mu.Lock()
+	if t.closed || t.h.OnMedia == nil {
+		t.mu.Unlock()
+		return
+	}
+	t.wg.Add(2)
+	t.mu.Unlock()
+	mid := ""
+	for _, tr := range t.pc.GetTransceivers() {
+		if tr.Receiver() == rtpReceiver {
+			mid = tr.Mid()
+		}
+	}
+	ssrc := uint32(track.SSRC())
+	r := sfu.NewReceiver(sfu.ReceiverParams{
+		TrackID:    track.ID(),
+		Kind:       track.Kind(),
+		Codec:      track.Codec(),
+		Extensions: rtpReceiver.GetParameters().HeaderExtensions,
+		RequestKeyframe: func() {
+			_ = t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+		},
+	})
+	t.h.OnMedia(r, track.ID(), mid)
+	go func() {
+		defer t.wg.Done()
+		r.Run(trackSource{track})
+		if t.h.OnMediaEnded != nil {
+			t.h.OnMediaEnded(r)
+		}
+	}()
+	go func() {
+		defer t.wg.Done()
+		for {
+			if _, _, err := rtpReceiver.ReadRTCP(); err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// trackSource reads a remote track's RTP for a receiver.
+type trackSource struct{ t *webrtc.TrackRemote }
+
+func (s trackSource) Read(b []byte) (int, error) {
+	n, _, err := s.t.Read(b)
+	return n, err
+}
+
+// AddDownTrack sends a subscribed track to the client and renegotiates (Subscriber),
+// offering only the publisher's codec for it. The track's RTCP (keyframe requests,
+// NACKs handled by the interceptors) is read on its own goroutine.
+func (t *Transport) AddDownTrack(d *sfu.DownTrack) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if _, ok := t.downs[d.ID()]; ok {
+		return nil
+	}
+	sender, err := t.pc.AddTrack(d)
+	if err != nil {
+		return fmt.Errorf("adding track %s: %w", d.ID(), err)
+	}
+	for _, tr := range t.pc.GetTransceivers() {
+		if tr.Sender() == sender {
+			if err := tr.SetCodecPreferences([]webrtc.RTPCodecParameters{d.Codec()}); err != nil {
+				_ = t.pc.RemoveTrack(sender)
+				return fmt.Errorf("track %s: %w", d.ID(), err)
+			}
+		}
+	}
+	t.downs[d.ID()] = sender
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		for {
+			pkts, _, err := sender.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range pkts {
+				switch p.(type) {
+				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+					d.Receiver().RequestKeyframe()
+				}
+			}
+		}
+	}()
+	if t.role == Subscriber {
+		return t.negotiateLocked(false)
+	}
+	return nil
+}
+
+// RemoveDownTrack stops sending a track to the client and renegotiates (Subscriber).
+func (t *Transport) RemoveDownTrack(trackSID string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sender, ok := t.downs[trackSID]
+	if !ok || t.closed {
+		return nil
+	}
+	delete(t.downs, trackSID)
+	if err := t.pc.RemoveTrack(sender); err != nil {
+		return fmt.Errorf("removing track %s: %w", trackSID, err)
+	}
+	if t.role == Subscriber {
+		return t.negotiateLocked(false)
+	}
+	return nil
 }

@@ -216,6 +216,7 @@ func (a *admission) joinParams(sink room.Sink) room.JoinParams {
 		KindDetails:    g.GetKindDetails(),
 		Grants:         g,
 		ClientProtocol: a.params.protocol,
+		AutoSubscribe:  a.params.autoSubscribe,
 		Sink:           sink,
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/usher-rtc/usher/internal/room"
 	"github.com/usher-rtc/usher/internal/rtc"
+	"github.com/usher-rtc/usher/internal/rtc/sfu"
 )
 
 // dispatch handles a request that is within its bounds, and refuses one that is not.
@@ -151,9 +152,17 @@ func (s *Session) handle(req *livekit.SignalRequest) {
 		}}})
 	case *livekit.SignalRequest_UpdateMetadata:
 		s.handleUpdateMetadata(m.UpdateMetadata)
-	case *livekit.SignalRequest_Subscription,
-		*livekit.SignalRequest_TrackSetting,
-		*livekit.SignalRequest_SubscriptionPermission,
+	case *livekit.SignalRequest_Subscription:
+		sids := append([]string(nil), m.Subscription.GetTrackSids()...)
+		for _, pt := range m.Subscription.GetParticipantTracks() {
+			sids = append(sids, pt.GetTrackSids()...)
+		}
+		if err := s.p.SetSubscriptions(sids, m.Subscription.GetSubscribe()); err != nil {
+			s.log.Debug("subscription ignored", "error", err)
+		}
+	case *livekit.SignalRequest_TrackSetting:
+		s.media.push(mediaOp{settings: m.TrackSetting})
+	case *livekit.SignalRequest_SubscriptionPermission,
 		*livekit.SignalRequest_SyncState,
 		*livekit.SignalRequest_UpdateLayers,
 		*livekit.SignalRequest_Simulate,
@@ -255,6 +264,10 @@ func (s *Session) transportHandler(role rtc.Role) rtc.Handler {
 			}
 		},
 		OnDataOpen: func(livekit.DataPacket_Kind) { s.data.wake() },
+		OnMedia: func(r *sfu.Receiver, cid, _ string) {
+			s.p.AttachMedia(cid, r)
+		},
+		OnMediaEnded: func(r *sfu.Receiver) { s.p.DetachMedia(r) },
 	}
 	if role == rtc.Subscriber {
 		h.OnOffer = func(sdp string) {

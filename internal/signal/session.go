@@ -30,6 +30,7 @@ type Session struct {
 	subscriberPrimary bool
 	queue             *outQueue
 	data              *dataQueue
+	media             *mediaQueue
 
 	pub *rtc.Transport // receives the client's offers; the only transport in single PC mode
 	sub *rtc.Transport // server-offered; nil in single PC mode
@@ -61,6 +62,7 @@ func newSession(h *Handler, rm *room.Room, a *admission) *Session {
 		params:    a.params,
 		queue:     newOutQueue(h.opts.QueueSize),
 		data:      newDataQueue(),
+		media:     newMediaQueue(),
 		startedAt: time.Now(),
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
@@ -192,9 +194,10 @@ func (s *Session) run(conn *wsConn) {
 	s.mu.Unlock()
 
 	err := s.createTransports()
-	s.h.wg.Add(2)
+	s.h.wg.Add(3)
 	go s.writeLoop()
 	go s.dataLoop()
+	go s.mediaLoop()
 	if err == nil {
 		err = s.setup()
 	}

@@ -10,6 +10,7 @@ import (
 	lkauth "github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
 )
 
 // Event is one SDK callback a test client saw.
@@ -17,7 +18,8 @@ type Event struct {
 	// Kind is one of: participant_connected, participant_disconnected, track_published,
 	// track_unpublished, track_muted, track_unmuted, metadata_changed,
 	// attributes_changed, data, room_metadata, disconnected, reconnecting,
-	// reconnected, room_moved, local_track_unpublished.
+	// reconnected, room_moved, local_track_unpublished, track_subscribed,
+	// track_unsubscribed, local_track_subscribed.
 	Kind string
 	// Identity is the participant the event is about (the sender, for data).
 	Identity string
@@ -40,6 +42,14 @@ type Client struct {
 	mu     sync.Mutex
 	events []Event
 	cond   chan struct{}
+	tracks map[string]*webrtc.TrackRemote
+}
+
+// Track returns the remote track with SID sid once the SDK subscribed to it, or nil.
+func (c *Client) Track(sid string) *webrtc.TrackRemote {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tracks[sid]
 }
 
 func (c *Client) record(e Event) {
@@ -68,6 +78,17 @@ func (c *Client) WaitFor(t testing.TB, timeout time.Duration, kind, identity str
 	})
 	if !ok {
 		t.Fatalf("%s did not see %s %s within %s; saw %v", c.Identity, kind, identity, timeout, c.Events())
+	}
+	return e
+}
+
+// WaitForDetail waits until an event of kind with that detail (a track SID, a reason…)
+// was recorded and returns it.
+func (c *Client) WaitForDetail(t testing.TB, timeout time.Duration, kind, detail string) Event {
+	t.Helper()
+	e, ok := c.Await(timeout, func(e Event) bool { return e.Kind == kind && e.Detail == detail })
+	if !ok {
+		t.Fatalf("%s did not see %s %s within %s; saw %v", c.Identity, kind, detail, timeout, c.Events())
 	}
 	return e
 }
@@ -232,6 +253,21 @@ func (s *TestServer) TryJoin(t testing.TB, roomName, identity string, opts ...Jo
 		}
 	}
 	cb.OnRoomMetadataChanged = func(md string) { c.record(Event{Kind: "room_metadata", Detail: md}) }
+	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+		c.mu.Lock()
+		if c.tracks == nil {
+			c.tracks = map[string]*webrtc.TrackRemote{}
+		}
+		c.tracks[pub.SID()] = track
+		c.mu.Unlock()
+		c.record(Event{Kind: "track_subscribed", Identity: rp.Identity(), Detail: pub.SID()})
+	}
+	cb.OnTrackUnsubscribed = func(_ *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+		c.record(Event{Kind: "track_unsubscribed", Identity: rp.Identity(), Detail: pub.SID()})
+	}
+	cb.OnLocalTrackSubscribed = func(pub *lksdk.LocalTrackPublication, _ *lksdk.LocalParticipant) {
+		c.record(Event{Kind: "local_track_subscribed", Identity: identity, Detail: pub.SID()})
+	}
 	cb.OnReconnecting = func() { c.record(Event{Kind: "reconnecting"}) }
 	cb.OnReconnected = func() { c.record(Event{Kind: "reconnected"}) }
 	cb.OnRoomMoved = func(name, _ string) { c.record(Event{Kind: "room_moved", Detail: name}) }

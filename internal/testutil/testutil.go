@@ -17,6 +17,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/usher-rtc/usher/internal/config"
+	"github.com/usher-rtc/usher/internal/rtc/sfu"
 	"github.com/usher-rtc/usher/internal/server"
 )
 
@@ -179,4 +180,23 @@ func (s *TestServer) RoomClientUpdateRoomMetadata(t testing.TB, roomName, md str
 	t.Helper()
 	_, err := s.RoomClient().UpdateRoomMetadata(context.Background(), &livekit.UpdateRoomMetadataRequest{Room: roomName, Metadata: md})
 	return err
+}
+
+// Receiver returns the SFU receiver of a published track, failing the test when the
+// track has no media yet.
+func (s *TestServer) Receiver(t testing.TB, roomName, identity, trackSID string) *sfu.Receiver {
+	t.Helper()
+	rm, err := s.Rooms().Room(roomName)
+	if err != nil {
+		t.Fatalf("room %q: %v", roomName, err)
+	}
+	p := rm.Participant(identity)
+	if p == nil {
+		t.Fatalf("%q is not in room %q", identity, roomName)
+	}
+	r, ok := p.TrackMedia(trackSID).(*sfu.Receiver)
+	if !ok {
+		t.Fatalf("track %s of %q has no media", trackSID, identity)
+	}
+	return r
 }

@@ -1,0 +1,156 @@
+package room
+
+import (
+	"fmt"
+
+	"github.com/livekit/protocol/livekit"
+)
+
+// MediaSource is a published track's media as the room sees it: opaque (it is the
+// SFU's receiver), with the one control the room drives directly.
+type MediaSource interface {
+	// SetMuted stops (true) or resumes (false) forwarding the track to everyone.
+	SetMuted(muted bool)
+}
+
+// Subscription is a track a participant's connection is to receive.
+type Subscription struct {
+	// TrackSID and PublisherSID name the track and its publisher, as the subscriber's
+	// SDK matches them ("PA_…|TR_…" in the media stream id).
+	TrackSID     string
+	PublisherSID string
+	// Source is the track's media.
+	Source MediaSource
+}
+
+// AttachMedia records that the media of the participant's track with client id cid
+// has started arriving, and subscribes everyone entitled to it.
+func (p *Participant) AttachMedia(cid string, src MediaSource) {
+	r := p.lockRoom()
+	defer r.unlock()
+	if p.left {
+		return
+	}
+	p.media[cid] = src
+	for i, t := range p.tracks {
+		if t.cid == cid && t.source != src {
+			p.tracks[i] = &track{cid: t.cid, info: t.info, source: src}
+			r.muteSourceLocked(src, t.info.Muted)
+			r.syncForwardsLocked(p)
+			r.reconcileLocked()
+		}
+	}
+}
+
+// DetachMedia forgets media that ended (its track was removed from the connection).
+func (p *Participant) DetachMedia(src MediaSource) {
+	r := p.lockRoom()
+	defer r.unlock()
+	for cid, s := range p.media {
+		if s == src {
+			delete(p.media, cid)
+		}
+	}
+	for i, t := range p.tracks {
+		if t.source == src {
+			p.tracks[i] = &track{cid: t.cid, info: t.info}
+			r.syncForwardsLocked(p)
+			r.reconcileLocked()
+		}
+	}
+}
+
+// SetSubscriptions records the client's own choice to subscribe to or unsubscribe from
+// tracks (a subscription request) and applies it.
+func (p *Participant) SetSubscriptions(trackSIDs []string, subscribe bool) error {
+	r := p.lockRoom()
+	defer r.unlock()
+	if p.left {
+		return fmt.Errorf("%w: %q", ErrParticipantNotFound, p.identity)
+	}
+	for _, sid := range trackSIDs {
+		p.subscriptions[sid] = subscribe
+	}
+	r.reconcileLocked()
+	return nil
+}
+
+// muteSourceLocked stops or resumes a track's forwarding once the lock is released
+// (resuming asks the publisher for a keyframe: a network write).
+func (r *Room) muteSourceLocked(src MediaSource, muted bool) {
+	if src != nil {
+		r.afterUnlockLocked(func() { src.SetMuted(muted) })
+	}
+}
+
+// wantsLocked reports whether sub is to receive pub's track t now.
+func wantsLocked(sub, pub *Participant, t *track) bool {
+	if t.source == nil || sub == pub || pub.identity == sub.identity {
+		return false
+	}
+	if !sub.activated || sub.left || sub.forwardOf != nil || !sub.permission.GetCanSubscribe() {
+		return false
+	}
+	if !pub.activated || pub.left || pub.hidden() {
+		return false
+	}
+	if choice, ok := sub.subscriptions[t.info.Sid]; ok {
+		return choice
+	}
+	return sub.autoSubscribe
+}
+
+// reconcileLocked brings every participant's subscriptions in line with what it may
+// and wants to receive: new ones are pushed to its connection, gone ones withdrawn.
+// The first subscriber of a track makes its publisher hear track_subscribed.
+func (r *Room) reconcileLocked() {
+	for _, sub := range r.participants {
+		want := make(map[string]Subscription)
+		for _, pub := range r.participants {
+			for _, t := range pub.tracks {
+				if wantsLocked(sub, pub, t) {
+					want[t.info.Sid] = Subscription{TrackSID: t.info.Sid, PublisherSID: pub.sid, Source: t.source}
+					if !pub.announced[t.info.Sid] && pub.forwardOf == nil {
+						pub.announced[t.info.Sid] = true
+						pub.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackSubscribed{
+							TrackSubscribed: &livekit.TrackSubscribed{TrackSid: t.info.Sid},
+						}})
+					}
+				}
+			}
+		}
+		for sid := range sub.subscribed {
+			if _, ok := want[sid]; !ok {
+				delete(sub.subscribed, sid)
+				sub.sink.Unsubscribe(sid)
+			}
+		}
+		for sid, s := range want {
+			if !sub.subscribed[sid] {
+				sub.subscribed[sid] = true
+				sub.sink.Subscribe(s)
+			}
+		}
+	}
+}
+
+// dropSubscriptionsLocked withdraws all of p's subscriptions (it leaves the room).
+func (r *Room) dropSubscriptionsLocked(p *Participant) {
+	for sid := range p.subscribed {
+		delete(p.subscribed, sid)
+		p.sink.Unsubscribe(sid)
+	}
+}
+
+// TrackMedia returns the media of the participant's published track with that SID, or
+// nil.
+func (p *Participant) TrackMedia(trackSID string) MediaSource {
+	r := p.lockRoom()
+	defer r.unlock()
+	for _, t := range p.tracks {
+		if t.info.Sid == trackSID {
+			return t.source
+		}
+	}
+	return nil
+}

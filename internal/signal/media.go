@@ -1,0 +1,127 @@
+package signal
+
+import (
+	"sync"
+
+	"github.com/livekit/protocol/livekit"
+
+	"github.com/usher-rtc/usher/internal/room"
+	"github.com/usher-rtc/usher/internal/rtc"
+	"github.com/usher-rtc/usher/internal/rtc/sfu"
+)
+
+// mediaOp is one change to what the session receives, applied in order by mediaLoop.
+type mediaOp struct {
+	subscribe   *room.Subscription
+	unsubscribe string
+	// settings: a track_setting for these SIDs.
+	settings *livekit.UpdateTrackSettings
+}
+
+// mediaQueue holds the session's pending subscription changes. The room pushes them
+// under its lock, so pushing only appends.
+type mediaQueue struct {
+	mu   sync.Mutex
+	ops  []mediaOp
+	wake chan struct{}
+}
+
+func newMediaQueue() *mediaQueue { return &mediaQueue{wake: make(chan struct{}, 1)} }
+
+func (q *mediaQueue) push(op mediaOp) {
+	q.mu.Lock()
+	q.ops = append(q.ops, op)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *mediaQueue) take() []mediaOp {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ops := q.ops
+	q.ops = nil
+	return ops
+}
+
+// Subscribe implements room.Sink.
+func (s *Session) Subscribe(sub room.Subscription) { s.media.push(mediaOp{subscribe: &sub}) }
+
+// Unsubscribe implements room.Sink.
+func (s *Session) Unsubscribe(trackSID string) { s.media.push(mediaOp{unsubscribe: trackSID}) }
+
+// mediaLoop applies subscription changes until the session ends, then stops every
+// down track so the publishers' receivers forget this subscriber.
+func (s *Session) mediaLoop() {
+	defer s.h.wg.Done()
+	downs := map[string]*sfu.DownTrack{}
+	disabled := map[string]bool{}
+	defer func() {
+		for _, d := range downs {
+			d.Receiver().RemoveDownTrack(d)
+		}
+	}()
+	for {
+		select {
+		case <-s.media.wake:
+		case <-s.done:
+			return
+		}
+		for _, op := range s.media.take() {
+			switch {
+			case op.subscribe != nil:
+				s.startDownTrack(downs, disabled, *op.subscribe)
+			case op.unsubscribe != "":
+				s.stopDownTrack(downs, op.unsubscribe)
+			case op.settings != nil:
+				for _, sid := range op.settings.GetTrackSids() {
+					disabled[sid] = op.settings.GetDisabled()
+					if d := downs[sid]; d != nil {
+						d.SetPaused(op.settings.GetDisabled())
+					}
+				}
+			}
+		}
+	}
+}
+
+// mediaTransport is the transport that carries subscribed media to the client.
+func (s *Session) mediaTransport() *rtc.Transport {
+	if s.sub != nil {
+		return s.sub
+	}
+	return s.pub
+}
+
+func (s *Session) startDownTrack(downs map[string]*sfu.DownTrack, disabled map[string]bool, sub room.Subscription) {
+	recv, ok := sub.Source.(*sfu.Receiver)
+	if !ok || downs[sub.TrackSID] != nil {
+		return
+	}
+	if s.sub == nil {
+		s.log.Debug("subscribing in single peer connection mode is not supported yet", "track", sub.TrackSID)
+		return
+	}
+	d := sfu.NewDownTrack(recv, sub.TrackSID, sub.PublisherSID+"|"+sub.TrackSID)
+	d.SetPaused(disabled[sub.TrackSID])
+	if err := s.mediaTransport().AddDownTrack(d); err != nil {
+		s.log.Debug("could not send a subscribed track", "track", sub.TrackSID, "error", err)
+		return
+	}
+	recv.AddDownTrack(d)
+	downs[sub.TrackSID] = d
+}
+
+func (s *Session) stopDownTrack(downs map[string]*sfu.DownTrack, sid string) {
+	d := downs[sid]
+	if d == nil {
+		return
+	}
+	delete(downs, sid)
+	d.Receiver().RemoveDownTrack(d)
+	if err := s.mediaTransport().RemoveDownTrack(sid); err != nil {
+		s.log.Debug("could not stop a subscribed track", "track", sid, "error", err)
+	}
+}

@@ -1,0 +1,286 @@
+package test
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"testing"
+	"time"
+
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"github.com/usher-rtc/usher/internal/rtc/sfu"
+	"github.com/usher-rtc/usher/internal/testutil"
+)
+
+// Synthetic media: every frame carries a counter, so a subscriber can tell exactly
+// which frames it got. A VP8 frame's first byte has its low bit clear on a keyframe.
+
+// vp8Frame returns frame n: a keyframe when key is set, with a marker byte and n.
+func vp8Frame(n uint32, key bool, marker byte) []byte {
+	f := make([]byte, 600)
+	f[0] = 0x01
+	if key {
+		f[0] = 0x00
+		f[3], f[4], f[5] = 0x9d, 0x01, 0x2a
+	}
+	f[6] = marker
+	binary.BigEndian.PutUint32(f[7:], n)
+	return f
+}
+
+// opusFrame returns audio frame n with a marker byte.
+func opusFrame(n uint32, marker byte) []byte {
+	f := make([]byte, 40)
+	f[0] = 0xfc
+	f[1] = marker
+	binary.BigEndian.PutUint32(f[2:], n)
+	return f
+}
+
+// mediaPublisher writes frames to a published audio and video track until stopped.
+type mediaPublisher struct {
+	audio, video *lksdk.LocalTrack
+	mu           sync.Mutex
+	marker       byte
+	written      int
+	keyEvery     int
+	stop         chan struct{}
+	done         chan struct{}
+}
+
+func publishMedia(t *testing.T, c *testutil.Client) (*mediaPublisher, *lksdk.LocalTrackPublication, *lksdk.LocalTrackPublication) {
+	t.Helper()
+	mp := &mediaPublisher{audio: newAudioTrack(t), video: newVideoTrack(t), keyEvery: 15, stop: make(chan struct{}), done: make(chan struct{})}
+	apub, err := c.Room.LocalParticipant.PublishTrack(mp.audio, &lksdk.TrackPublicationOptions{Name: "mic"})
+	if err != nil {
+		t.Fatalf("publish audio: %v", err)
+	}
+	vpub, err := c.Room.LocalParticipant.PublishTrack(mp.video, &lksdk.TrackPublicationOptions{Name: "camera"})
+	if err != nil {
+		t.Fatalf("publish video: %v", err)
+	}
+	go mp.run()
+	t.Cleanup(mp.close)
+	return mp, apub, vpub
+}
+
+// setMarker makes the frames written from now on carry m.
+func (mp *mediaPublisher) setMarker(m byte) {
+	mp.mu.Lock()
+	mp.marker = m
+	mp.written = 0
+	mp.mu.Unlock()
+}
+
+// waitWritten waits until n audio frames were written with the current marker.
+func (mp *mediaPublisher) waitWritten(t *testing.T, n int) {
+	t.Helper()
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		mp.mu.Lock()
+		defer mp.mu.Unlock()
+		return mp.written >= n
+	}, "the publisher did not write %d frames", n)
+}
+
+func (mp *mediaPublisher) run() {
+	defer close(mp.done)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var n uint32
+	for {
+		select {
+		case <-mp.stop:
+			return
+		case <-tick.C:
+		}
+		mp.mu.Lock()
+		marker := mp.marker
+		_ = mp.audio.WriteSample(media.Sample{Data: opusFrame(n, marker), Duration: 20 * time.Millisecond}, nil)
+		if n%2 == 0 {
+			_ = mp.video.WriteSample(media.Sample{Data: vp8Frame(n, (n/2)%uint32(mp.keyEvery) == 0, marker), Duration: 40 * time.Millisecond}, nil)
+		}
+		mp.written++
+		mp.mu.Unlock()
+		n++
+	}
+}
+
+func (mp *mediaPublisher) close() {
+	select {
+	case <-mp.stop:
+	default:
+		close(mp.stop)
+	}
+	<-mp.done
+}
+
+// frame is one reassembled frame a subscriber received.
+type frame struct {
+	n      uint32
+	marker byte
+	key    bool
+}
+
+// readVP8 reassembles VP8 frames from a remote track into out until ctx ends.
+func readVP8(ctx context.Context, tr *webrtc.TrackRemote, out chan<- frame) {
+	sb := samplebuilder.New(64, &codecs.VP8Packet{}, 90000)
+	for ctx.Err() == nil {
+		_ = tr.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		p, _, err := tr.ReadRTP()
+		if err != nil {
+			continue
+		}
+		sb.Push(p)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			if len(s.Data) < 11 {
+				continue
+			}
+			select {
+			case out <- frame{n: binary.BigEndian.Uint32(s.Data[7:]), marker: s.Data[6], key: s.Data[0]&1 == 0}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// readOpus reads audio packets from a remote track into out until ctx ends.
+func readOpus(ctx context.Context, tr *webrtc.TrackRemote, out chan<- frame, seqs chan<- uint16) {
+	for ctx.Err() == nil {
+		_ = tr.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		p, _, err := tr.ReadRTP()
+		if err != nil || len(p.Payload) < 6 {
+			continue
+		}
+		if seqs != nil {
+			select {
+			case seqs <- p.SequenceNumber:
+			default:
+			}
+		}
+		select {
+		case out <- frame{n: binary.BigEndian.Uint32(p.Payload[2:]), marker: p.Payload[1]}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// subscribedTrack waits until c's SDK subscribed to sid and returns the remote track.
+func subscribedTrack(t *testing.T, c *testutil.Client, sid string) *webrtc.TrackRemote {
+	t.Helper()
+	c.WaitForDetail(t, 10*time.Second, "track_subscribed", sid)
+	return c.Track(sid)
+}
+
+// expectFrames reads n frames and checks they come in increasing order; first says
+// whether the first must be a keyframe.
+func expectFrames(t *testing.T, what string, in <-chan frame, n int, firstKey bool) []frame {
+	t.Helper()
+	var got []frame
+	deadline := time.After(10 * time.Second)
+	for len(got) < n {
+		select {
+		case f := <-in:
+			if len(got) == 0 && firstKey && !f.key {
+				t.Fatalf("%s: the first frame (%d) is not a keyframe", what, f.n)
+			}
+			if len(got) > 0 && f.n <= got[len(got)-1].n {
+				t.Fatalf("%s: frame %d after frame %d", what, f.n, got[len(got)-1].n)
+			}
+			got = append(got, f)
+		case <-deadline:
+			t.Fatalf("%s: %d of %d frames arrived in 10 s", what, len(got), n)
+		}
+	}
+	return got
+}
+
+func TestMediaReachesSubscribers(t *testing.T) {
+	forBothModes(t, func(t *testing.T, mode ...testutil.JoinOption) {
+		srv := testutil.StartServer(t)
+		speaker := srv.Join(t, "class", "speaker", mode...)
+		student := srv.Join(t, "class", "student")
+		_, apub, vpub := publishMedia(t, speaker)
+
+		// A latecomer subscribes to what is already published.
+		late := srv.Join(t, "class", "late")
+		for _, c := range []*testutil.Client{student, late} {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			video, audio := make(chan frame, 64), make(chan frame, 64)
+			go readVP8(ctx, subscribedTrack(t, c, vpub.SID()), video)
+			go readOpus(ctx, subscribedTrack(t, c, apub.SID()), audio, nil)
+			expectFrames(t, c.Identity+" video", video, 20, true)
+			expectFrames(t, c.Identity+" audio", audio, 40, false)
+		}
+		speaker.WaitForDetail(t, 5*time.Second, "local_track_subscribed", vpub.SID())
+		speaker.WaitForDetail(t, 5*time.Second, "local_track_subscribed", apub.SID())
+		if got := srv.Receiver(t, "class", "speaker", vpub.SID()).DownTracks(); got != 2 {
+			t.Errorf("the video track has %d subscribers, want 2", got)
+		}
+	})
+}
+
+// A mute stops the packets at the server: frames the publisher keeps sending while
+// muted never reach the subscriber, and media resumes with a keyframe on unmute.
+func TestMuteStopsMedia(t *testing.T) {
+	srv := testutil.StartServer(t)
+	speaker := srv.Join(t, "class", "speaker")
+	student := srv.Join(t, "class", "student")
+	mp, apub, vpub := publishMedia(t, speaker)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	video, audio := make(chan frame, 1024), make(chan frame, 1024)
+	go readVP8(ctx, subscribedTrack(t, student, vpub.SID()), video)
+	go readOpus(ctx, subscribedTrack(t, student, apub.SID()), audio, nil)
+	expectFrames(t, "video before the mute", video, 5, true)
+	expectFrames(t, "audio before the mute", audio, 5, false)
+
+	recvs := []*sfu.Receiver{srv.Receiver(t, "class", "speaker", apub.SID()), srv.Receiver(t, "class", "speaker", vpub.SID())}
+	muted := func(want bool) func() bool {
+		return func() bool { return recvs[0].Muted() == want && recvs[1].Muted() == want }
+	}
+	// The publisher mutes; once the server stops forwarding, every frame it still
+	// sends is marked 'M' (forbidden at the subscriber).
+	for _, p := range []*lksdk.LocalTrackPublication{apub, vpub} {
+		p.SetMuted(true)
+	}
+	testutil.Eventually(t, 5*time.Second, muted(true), "the server did not apply the mute")
+	mp.setMarker('M')
+	mp.waitWritten(t, 20)
+	// Frames marked 'U' follow, still muted; then the unmute lets them through. They
+	// are the allowed events after the forbidden ones.
+	mp.setMarker('U')
+	mp.waitWritten(t, 2)
+	for _, p := range []*lksdk.LocalTrackPublication{apub, vpub} {
+		p.SetMuted(false)
+	}
+	testutil.Eventually(t, 5*time.Second, muted(false), "the server did not apply the unmute")
+	resumed := func(what string, in <-chan frame, key bool) {
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case f := <-in:
+				if f.marker == 'M' {
+					t.Fatalf("%s: frame %d, sent while muted, reached the subscriber", what, f.n)
+				}
+				if f.marker == 'U' {
+					if key && !f.key {
+						t.Fatalf("%s: resumed on frame %d, which is not a keyframe", what, f.n)
+					}
+					return
+				}
+			case <-deadline:
+				t.Fatalf("%s: nothing arrived after the unmute", what)
+			}
+		}
+	}
+	resumed("video", video, true)
+	resumed("audio", audio, false)
+}
