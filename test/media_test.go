@@ -205,11 +205,15 @@ func TestMediaReachesSubscribers(t *testing.T) {
 	forBothModes(t, func(t *testing.T, mode ...testutil.JoinOption) {
 		srv := testutil.StartServer(t)
 		speaker := srv.Join(t, "class", "speaker", mode...)
-		student := srv.Join(t, "class", "student")
+		student := srv.Join(t, "class", "student", mode...)
 		_, apub, vpub := publishMedia(t, speaker)
 
-		// A latecomer subscribes to what is already published.
-		late := srv.Join(t, "class", "late")
+		// A latecomer (in the other transport mode) subscribes to what is already published.
+		lateMode := []testutil.JoinOption{singlePC}
+		if len(mode) > 0 {
+			lateMode = nil
+		}
+		late := srv.Join(t, "class", "late", lateMode...)
 		for _, c := range []*testutil.Client{student, late} {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

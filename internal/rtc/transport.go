@@ -539,27 +539,31 @@ func (s trackSource) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// AddDownTrack sends a subscribed track to the client and renegotiates (Subscriber),
-// offering only the publisher's codec for it. The track's RTCP (keyframe requests,
-// NACKs handled by the interceptors) is read on its own goroutine.
-func (t *Transport) AddDownTrack(d *sfu.DownTrack) error {
+// AddDownTrack sends a subscribed track to the client, offering only the publisher's
+// codec for it. A Subscriber renegotiates at once. On a Publisher (single peer
+// connection mode) the track takes a free media section the client offered; newSection
+// reports that there was none, so the client must add one (media_sections_requirement)
+// before its next offer. The track's RTCP (keyframe requests; NACKs are answered by the
+// interceptors) is read on its own goroutine.
+func (t *Transport) AddDownTrack(d *sfu.DownTrack) (newSection bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return ErrClosed
+		return false, ErrClosed
 	}
 	if _, ok := t.downs[d.ID()]; ok {
-		return nil
+		return false, nil
 	}
 	sender, err := t.pc.AddTrack(d)
 	if err != nil {
-		return fmt.Errorf("adding track %s: %w", d.ID(), err)
+		return false, fmt.Errorf("adding track %s: %w", d.ID(), err)
 	}
 	for _, tr := range t.pc.GetTransceivers() {
 		if tr.Sender() == sender {
+			newSection = tr.Mid() == ""
 			if err := tr.SetCodecPreferences([]webrtc.RTPCodecParameters{d.Codec()}); err != nil {
 				_ = t.pc.RemoveTrack(sender)
-				return fmt.Errorf("track %s: %w", d.ID(), err)
+				return false, fmt.Errorf("track %s: %w", d.ID(), err)
 			}
 		}
 	}
@@ -581,9 +585,9 @@ func (t *Transport) AddDownTrack(d *sfu.DownTrack) error {
 		}
 	}()
 	if t.role == Subscriber {
-		return t.negotiateLocked(false)
+		return false, t.negotiateLocked(false)
 	}
-	return nil
+	return newSection, nil
 }
 
 // RemoveDownTrack stops sending a track to the client and renegotiates (Subscriber).

@@ -69,12 +69,13 @@ func (s *Session) mediaLoop() {
 		case <-s.done:
 			return
 		}
+		var need sections
 		for _, op := range s.media.take() {
 			switch {
 			case op.subscribe != nil:
-				s.startDownTrack(downs, disabled, *op.subscribe)
+				s.startDownTrack(downs, disabled, *op.subscribe, &need)
 			case op.unsubscribe != "":
-				s.stopDownTrack(downs, op.unsubscribe)
+				s.stopDownTrack(downs, op.unsubscribe, &need)
 			case op.settings != nil:
 				for _, sid := range op.settings.GetTrackSids() {
 					disabled[sid] = op.settings.GetDisabled()
@@ -83,6 +84,11 @@ func (s *Session) mediaLoop() {
 					}
 				}
 			}
+		}
+		if need.changed && s.sub == nil {
+			s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_MediaSectionsRequirement{
+				MediaSectionsRequirement: &livekit.MediaSectionsRequirement{NumAudios: need.audio, NumVideos: need.video},
+			}})
 		}
 	}
 }
@@ -95,26 +101,40 @@ func (s *Session) mediaTransport() *rtc.Transport {
 	return s.pub
 }
 
-func (s *Session) startDownTrack(downs map[string]*sfu.DownTrack, disabled map[string]bool, sub room.Subscription) {
+// sections counts, in single peer connection mode, the media sections a batch of
+// subscription changes needs from the client. Any change needs a new offer from the
+// client, since only an answer can carry it: media_sections_requirement asks for the
+// sections (none when free ones suffice) and that offer, as LiveKit does.
+type sections struct {
+	changed      bool
+	audio, video uint32
+}
+
+func (s *Session) startDownTrack(downs map[string]*sfu.DownTrack, disabled map[string]bool, sub room.Subscription, need *sections) {
 	recv, ok := sub.Source.(*sfu.Receiver)
 	if !ok || downs[sub.TrackSID] != nil {
 		return
 	}
-	if s.sub == nil {
-		s.log.Debug("subscribing in single peer connection mode is not supported yet", "track", sub.TrackSID)
-		return
-	}
 	d := sfu.NewDownTrack(recv, sub.TrackSID, sub.PublisherSID+"|"+sub.TrackSID)
 	d.SetPaused(disabled[sub.TrackSID])
-	if err := s.mediaTransport().AddDownTrack(d); err != nil {
+	newSection, err := s.mediaTransport().AddDownTrack(d)
+	if err != nil {
 		s.log.Debug("could not send a subscribed track", "track", sub.TrackSID, "error", err)
 		return
 	}
 	recv.AddDownTrack(d)
 	downs[sub.TrackSID] = d
+	need.changed = true
+	if newSection {
+		if d.IsVideo() {
+			need.video++
+		} else {
+			need.audio++
+		}
+	}
 }
 
-func (s *Session) stopDownTrack(downs map[string]*sfu.DownTrack, sid string) {
+func (s *Session) stopDownTrack(downs map[string]*sfu.DownTrack, sid string, need *sections) {
 	d := downs[sid]
 	if d == nil {
 		return
@@ -124,4 +144,5 @@ func (s *Session) stopDownTrack(downs map[string]*sfu.DownTrack, sid string) {
 	if err := s.mediaTransport().RemoveDownTrack(sid); err != nil {
 		s.log.Debug("could not stop a subscribed track", "track", sid, "error", err)
 	}
+	need.changed = true
 }
