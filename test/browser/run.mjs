@@ -190,8 +190,17 @@ function sdpSummary(sdp) {
     } else if (cur && /^a=(sendrecv|sendonly|recvonly|inactive)$/.test(line)) cur.dir = line.slice(2);
     else if (cur && line.startsWith('a=mid:')) cur.mid = line.slice(6);
     else if (cur && line.startsWith('a=simulcast:')) cur.simulcast = line.slice(12);
+    else if (cur && line.startsWith('a=msid:')) cur.msid = line.slice(7).replace(' ', '/');
+    else if (cur && line.startsWith('a=rtpmap:') && !cur.codec) cur.codec = line.split(' ')[1].split('/')[0];
   }
-  return m.map((x) => `${x.mid}:${x.kind}${x.dir ? '/' + x.dir : ''}${x.simulcast ? ' simulcast ' + x.simulcast : ''}`).join(', ');
+  // mid:kind/direction first-codec [msid=stream/track] [simulcast …]
+  return m
+    .map(
+      (x) =>
+        `${x.mid}:${x.kind}${x.dir ? '/' + x.dir : ''}${x.codec ? ' ' + x.codec : ''}` +
+        `${x.msid ? ' msid=' + x.msid : ''}${x.simulcast ? ' simulcast ' + x.simulcast : ''}`,
+    )
+    .join(', ');
 }
 
 function describe(msg) {
