@@ -25,6 +25,22 @@ apt_install() {
 # -race needs cgo and a C compiler.
 command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
 
+# The browser media test (test/browser_test.go) drives Debian's Chromium with the npm
+# packages pinned in test/browser (playwright-core, livekit-client); Node.js runs them.
+command -v node >/dev/null 2>&1 || apt_install nodejs npm
+command -v npm >/dev/null 2>&1 || apt_install npm
+apt_install chromium
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "Node.js $(node --version) is too old for test/browser (playwright-core needs 20 or newer)"; exit 1
+fi
+# npm ci again only when the lockfile changed since the last install.
+if ! cmp -s test/browser/package-lock.json test/browser/node_modules/.usher-installed-lock; then
+  echo "installing test/browser's npm packages (npm ci)"
+  (cd test/browser && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error &&
+    cp package-lock.json node_modules/.usher-installed-lock)
+fi
+
 GOBIN_DIR=$(go env GOPATH)/bin
 LINT="$GOBIN_DIR/golangci-lint"
 if ! "$LINT" version 2>/dev/null | grep -q "${GOLANGCI_LINT_VERSION#v}"; then
