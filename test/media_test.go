@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
@@ -287,4 +288,101 @@ func TestMuteStopsMedia(t *testing.T) {
 	}
 	resumed("video", video, true)
 	resumed("audio", audio, false)
+}
+
+// A simulcast publisher sends three layers; a subscriber gets the highest by default
+// and another on track_setting (quality, or the size it shows the video at), switching
+// on a keyframe of the new layer.
+func TestSimulcastLayerFollowsTrackSettings(t *testing.T) {
+	forBothModes(t, func(t *testing.T, mode ...testutil.JoinOption) {
+		srv := testutil.StartServer(t)
+		speaker := srv.Join(t, "class", "speaker", mode...)
+		student := srv.Join(t, "class", "student", mode...)
+		dims := [][2]uint32{{320, 180}, {640, 360}, {1280, 720}}
+		var tracks []*lksdk.LocalTrack
+		for q, d := range dims {
+			tr, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
+				lksdk.WithSimulcast("cam", &livekit.VideoLayer{Quality: livekit.VideoQuality(q), Width: d[0], Height: d[1]}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tracks = append(tracks, tr)
+		}
+		vpub, err := speaker.Room.LocalParticipant.PublishSimulcastTrack(tracks, &lksdk.TrackPublicationOptions{Name: "camera"})
+		if err != nil {
+			t.Fatalf("PublishSimulcastTrack: %v", err)
+		}
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			tick := time.NewTicker(33 * time.Millisecond)
+			defer tick.Stop()
+			for n := uint32(0); ; n++ {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				for q, tr := range tracks {
+					_ = tr.WriteSample(media.Sample{Data: vp8Frame(n, n%10 == 0, byte(q)), Duration: 33 * time.Millisecond}, nil)
+				}
+			}
+		}()
+		defer func() { close(stop); <-done }()
+
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		video := make(chan frame, 1024)
+		go readVP8(ctx, subscribedTrack(t, student, vpub.SID()), video)
+		// untilLayer reads until frames of layer q arrive, the first of them a keyframe,
+		// and then only frames of that layer.
+		untilLayer := func(q byte) {
+			t.Helper()
+			deadline := time.After(10 * time.Second)
+			for {
+				select {
+				case f := <-video:
+					if f.marker != q {
+						continue
+					}
+					if !f.key {
+						t.Fatalf("switched to layer %d on frame %d, which is not a keyframe", q, f.n)
+					}
+					expectSameLayer(t, video, q, 10)
+					return
+				case <-deadline:
+					t.Fatalf("layer %d never arrived", q)
+				}
+			}
+		}
+		untilLayer(2)
+		rpub := student.Room.GetParticipantByIdentity("speaker").GetTrackPublication(livekit.TrackSource_CAMERA).(*lksdk.RemoteTrackPublication)
+		if err := rpub.SetVideoQuality(livekit.VideoQuality_LOW); err != nil {
+			t.Fatal(err)
+		}
+		untilLayer(0)
+		rpub.SetVideoDimensions(600, 340)
+		untilLayer(1)
+	})
+}
+
+// expectSameLayer reads n frames and checks they are all of layer q, in order.
+func expectSameLayer(t *testing.T, in <-chan frame, q byte, n int) {
+	t.Helper()
+	last := uint32(0)
+	for i := 0; i < n; i++ {
+		select {
+		case f := <-in:
+			if f.marker != q {
+				t.Fatalf("a frame of layer %d arrived after the switch to %d", f.marker, q)
+			}
+			if i > 0 && f.n <= last {
+				t.Fatalf("frame %d after %d", f.n, last)
+			}
+			last = f.n
+		case <-time.After(10 * time.Second):
+			t.Fatalf("layer %d stopped after %d frames", q, i)
+		}
+	}
 }

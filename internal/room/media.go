@@ -21,6 +21,8 @@ type Subscription struct {
 	PublisherSID string
 	// Source is the track's media.
 	Source MediaSource
+	// Layers are the track's simulcast layers as the publisher announced them.
+	Layers []*livekit.VideoLayer
 }
 
 // AttachMedia records that the media of the participant's track with client id cid
@@ -109,7 +111,7 @@ func (r *Room) reconcileLocked() {
 		for _, pub := range r.participants {
 			for _, t := range pub.tracks {
 				if wantsLocked(sub, pub, t) {
-					want[t.info.Sid] = Subscription{TrackSID: t.info.Sid, PublisherSID: pub.sid, Source: t.source}
+					want[t.info.Sid] = Subscription{TrackSID: t.info.Sid, PublisherSID: pub.sid, Source: t.source, Layers: t.info.GetLayers()}
 					if !pub.announced[t.info.Sid] && pub.forwardOf == nil {
 						pub.announced[t.info.Sid] = true
 						pub.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackSubscribed{

@@ -93,6 +93,7 @@ type Transport struct {
 	restartICE       bool
 	channels         map[string]*webrtc.DataChannel
 	downs            map[string]*webrtc.RTPSender // by track SID
+	receivers        map[string]*sfu.Receiver     // by the client's track id
 	closed           bool
 	connected        bool
 	wg               sync.WaitGroup
@@ -111,7 +112,7 @@ func (e *Engine) NewTransport(role Role, h Handler) (*Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	t := &Transport{role: role, pc: pc, h: h, channels: make(map[string]*webrtc.DataChannel), downs: make(map[string]*webrtc.RTPSender)}
+	t := &Transport{role: role, pc: pc, h: h, channels: make(map[string]*webrtc.DataChannel), downs: make(map[string]*webrtc.RTPSender), receivers: make(map[string]*sfu.Receiver)}
 
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || t.h.OnICECandidate == nil {
@@ -486,9 +487,11 @@ func (t *Transport) Close() {
 	t.wg.Wait()
 }
 
-// receive starts forwarding a track the client publishes: a receiver reads it on its
-// own goroutine until the track or the transport ends, and another goroutine reads the
-// track's RTCP (sender reports), which the report interceptor needs.
+// receive starts forwarding a stream the client publishes: a track, or one simulcast
+// layer of one (Pion reports each rid as a track of its own). The layers of a track
+// share one receiver. Each stream is read on its own goroutine until it or the
+// transport ends, and another goroutine reads its RTCP (sender reports), which the
+// report interceptor needs.
 func (t *Transport) receive(track *webrtc.TrackRemote, rtpReceiver *webrtc.RTPReceiver) {
 	t.mu.Lock()
 	if t.closed || t.h.OnMedia == nil {
@@ -496,27 +499,40 @@ func (t *Transport) receive(track *webrtc.TrackRemote, rtpReceiver *webrtc.RTPRe
 		return
 	}
 	t.wg.Add(2)
+	r, known := t.receivers[track.ID()]
+	if !known {
+		r = sfu.NewReceiver(sfu.ReceiverParams{
+			TrackID:    track.ID(),
+			Kind:       track.Kind(),
+			Codec:      track.Codec(),
+			Extensions: rtpReceiver.GetParameters().HeaderExtensions,
+		})
+		t.receivers[track.ID()] = r
+	}
 	t.mu.Unlock()
-	mid := ""
-	for _, tr := range t.pc.GetTransceivers() {
-		if tr.Receiver() == rtpReceiver {
-			mid = tr.Mid()
+	if !known {
+		mid := ""
+		for _, tr := range t.pc.GetTransceivers() {
+			if tr.Receiver() == rtpReceiver {
+				mid = tr.Mid()
+			}
 		}
+		t.h.OnMedia(r, track.ID(), mid)
 	}
 	ssrc := uint32(track.SSRC())
-	r := sfu.NewReceiver(sfu.ReceiverParams{
-		TrackID:    track.ID(),
-		Kind:       track.Kind(),
-		Codec:      track.Codec(),
-		Extensions: rtpReceiver.GetParameters().HeaderExtensions,
-		RequestKeyframe: func() {
-			_ = t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
-		},
-	})
-	t.h.OnMedia(r, track.ID(), mid)
 	go func() {
 		defer t.wg.Done()
-		r.Run(trackSource{track})
+		last := r.Run(sfu.LayerOfRID(track.RID()), trackSource{track}, func() {
+			_ = t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+		})
+		if !last {
+			return
+		}
+		t.mu.Lock()
+		if t.receivers[track.ID()] == r {
+			delete(t.receivers, track.ID())
+		}
+		t.mu.Unlock()
 		if t.h.OnMediaEnded != nil {
 			t.h.OnMediaEnded(r)
 		}
@@ -579,7 +595,7 @@ func (t *Transport) AddDownTrack(d *sfu.DownTrack) (newSection bool, err error) 
 			for _, p := range pkts {
 				switch p.(type) {
 				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-					d.Receiver().RequestKeyframe()
+					d.RequestKeyframe()
 				}
 			}
 		}

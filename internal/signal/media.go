@@ -57,7 +57,8 @@ func (s *Session) Unsubscribe(trackSID string) { s.media.push(mediaOp{unsubscrib
 func (s *Session) mediaLoop() {
 	defer s.h.wg.Done()
 	downs := map[string]*sfu.DownTrack{}
-	disabled := map[string]bool{}
+	settings := map[string]*livekit.UpdateTrackSettings{}
+	layers := map[string][]*livekit.VideoLayer{}
 	defer func() {
 		for _, d := range downs {
 			d.Receiver().RemoveDownTrack(d)
@@ -73,14 +74,20 @@ func (s *Session) mediaLoop() {
 		for _, op := range s.media.take() {
 			switch {
 			case op.subscribe != nil:
-				s.startDownTrack(downs, disabled, *op.subscribe, &need)
+				layers[op.subscribe.TrackSID] = op.subscribe.Layers
+				if d := s.startDownTrack(downs, *op.subscribe, &need); d != nil {
+					applySettings(d, settings[op.subscribe.TrackSID], op.subscribe.Layers)
+				}
 			case op.unsubscribe != "":
 				s.stopDownTrack(downs, op.unsubscribe, &need)
+				delete(layers, op.unsubscribe)
 			case op.settings != nil:
 				for _, sid := range op.settings.GetTrackSids() {
-					disabled[sid] = op.settings.GetDisabled()
+					if len(settings) < maxTrackSettings || settings[sid] != nil {
+						settings[sid] = op.settings
+					}
 					if d := downs[sid]; d != nil {
-						d.SetPaused(op.settings.GetDisabled())
+						applySettings(d, op.settings, layers[sid])
 					}
 				}
 			}
@@ -110,17 +117,16 @@ type sections struct {
 	audio, video uint32
 }
 
-func (s *Session) startDownTrack(downs map[string]*sfu.DownTrack, disabled map[string]bool, sub room.Subscription, need *sections) {
+func (s *Session) startDownTrack(downs map[string]*sfu.DownTrack, sub room.Subscription, need *sections) *sfu.DownTrack {
 	recv, ok := sub.Source.(*sfu.Receiver)
 	if !ok || downs[sub.TrackSID] != nil {
-		return
+		return nil
 	}
 	d := sfu.NewDownTrack(recv, sub.TrackSID, sub.PublisherSID+"|"+sub.TrackSID)
-	d.SetPaused(disabled[sub.TrackSID])
 	newSection, err := s.mediaTransport().AddDownTrack(d)
 	if err != nil {
 		s.log.Debug("could not send a subscribed track", "track", sub.TrackSID, "error", err)
-		return
+		return nil
 	}
 	recv.AddDownTrack(d)
 	downs[sub.TrackSID] = d
@@ -132,6 +138,56 @@ func (s *Session) startDownTrack(downs map[string]*sfu.DownTrack, disabled map[s
 			need.audio++
 		}
 	}
+	return d
+}
+
+// maxTrackSettings bounds the track settings a session remembers for tracks it is not
+// subscribed to (yet).
+const maxTrackSettings = 1024
+
+// applySettings applies a subscriber's track_setting to its down track: disabled pauses
+// it; quality, or the size it displays the video at (adaptive stream), chooses the
+// simulcast layer.
+func applySettings(d *sfu.DownTrack, ts *livekit.UpdateTrackSettings, layers []*livekit.VideoLayer) {
+	if ts == nil {
+		return
+	}
+	d.SetPaused(ts.GetDisabled() || ts.GetQuality() == livekit.VideoQuality_OFF)
+	if d.IsVideo() {
+		d.SetTargetLayer(targetLayer(ts, layers))
+	}
+}
+
+// targetLayer picks the simulcast layer for a track_setting: with a width or height,
+// the smallest layer at least that large (the largest when none is); otherwise the
+// layer of the quality asked for.
+func targetLayer(ts *livekit.UpdateTrackSettings, layers []*livekit.VideoLayer) int {
+	if w, h := ts.GetWidth(), ts.GetHeight(); (w > 0 || h > 0) && len(layers) > 0 {
+		best, bestQ := -1, -1
+		for _, l := range layers {
+			q := int(l.GetQuality())
+			if q < 0 || q >= sfu.MaxLayers {
+				continue
+			}
+			if l.GetWidth() >= w && l.GetHeight() >= h && (best < 0 || q < best) {
+				best = q
+			}
+			if q > bestQ {
+				bestQ = q
+			}
+		}
+		if best >= 0 {
+			return best
+		}
+		return bestQ
+	}
+	switch ts.GetQuality() {
+	case livekit.VideoQuality_LOW:
+		return 0
+	case livekit.VideoQuality_MEDIUM:
+		return 1
+	}
+	return sfu.MaxLayers - 1
 }
 
 func (s *Session) stopDownTrack(downs map[string]*sfu.DownTrack, sid string, need *sections) {

@@ -25,6 +25,7 @@ func BenchmarkForward(b *testing.B) {
 				}
 				r := NewReceiver(ReceiverParams{TrackID: "TR", Kind: k, Codec: codec,
 					Extensions: []webrtc.RTPHeaderExtensionParameter{{URI: audioLevelURI, ID: 1}}})
+				r.startLayerForTest(0, nil)
 				for i := range subs {
 					d := NewDownTrack(r, "TR", "s")
 					ctx := &fakeContext{codecs: []webrtc.RTPCodecParameters{codec}, ssrc: webrtc.SSRC(i + 1), w: &fakeWriter{},
@@ -44,7 +45,7 @@ func BenchmarkForward(b *testing.B) {
 				b.ResetTimer()
 				for i := 0; i < b.N; i += subs {
 					raw[2], raw[3] = byte(i>>8), byte(i)
-					r.forward(raw, &pkt, now)
+					r.forward(0, raw, &pkt, now)
 				}
 			})
 		}

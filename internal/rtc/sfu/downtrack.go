@@ -2,7 +2,9 @@ package sfu
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -24,13 +26,17 @@ type DownTrack struct {
 	// paused stops forwarding to this subscriber alone (it disabled the track, or it
 	// is being unsubscribed).
 	paused atomic.Bool
+	// target is the simulcast layer the subscriber asked for (track_setting).
+	target atomic.Int32
 
-	// Touched only by the receiver's goroutine.
+	// mu serialises writes: each simulcast layer is read on its own goroutine.
+	mu       sync.Mutex
 	m        munger
 	gen      uint32
-	needKey  bool
+	current  int // the layer being forwarded; -1 until a keyframe starts one
 	hdr      rtp.Header
 	extSpace [8]rtp.Extension
+	switches uint64
 
 	packets, bytes, dropped atomic.Uint64
 }
@@ -52,9 +58,10 @@ func NewDownTrack(recv *Receiver, id, streamID string) *DownTrack {
 		id: id, streamID: streamID, recv: recv,
 		family:  recv.family,
 		video:   recv.params.Kind == webrtc.RTPCodecTypeVideo,
-		needKey: true,
+		current: -1,
 		gen:     recv.gen.Load(),
 	}
+	d.target.Store(MaxLayers - 1)
 	d.m.clockRate = recv.params.Codec.ClockRate
 	d.hdr.Extensions = d.extSpace[:0]
 	return d
@@ -106,7 +113,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		}
 	}
 	d.binding.Store(b)
-	d.recv.RequestKeyframe()
+	d.recv.RequestKeyframe(d.recv.bestLayer(int(d.target.Load()), time.Now().UnixNano()))
 	return *chosen, nil
 }
 
@@ -120,25 +127,70 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 // track resumes on a keyframe.
 func (d *DownTrack) SetPaused(paused bool) {
 	if d.paused.Swap(paused) && !paused {
-		d.recv.RequestKeyframe()
+		d.recv.RequestKeyframe(d.recv.bestLayer(int(d.target.Load()), time.Now().UnixNano()))
 	}
 }
 
-// write forwards one packet; it runs on the receiver's goroutine. key says whether the
-// packet may start a segment (audio always may; video on a keyframe); gen is the
-// receiver's interruption count.
-func (d *DownTrack) write(pkt *rtp.Packet, key bool, gen uint32, now int64) {
+// SetTargetLayer chooses the simulcast layer the subscriber gets (0 lowest); the switch
+// happens on the layer's next keyframe, which is asked for.
+func (d *DownTrack) SetTargetLayer(layerIdx int) {
+	layerIdx = min(max(layerIdx, 0), MaxLayers-1)
+	if d.target.Swap(int32(layerIdx)) != int32(layerIdx) {
+		d.recv.RequestKeyframe(d.recv.bestLayer(layerIdx, time.Now().UnixNano()))
+	}
+}
+
+// RequestKeyframe asks the publisher for a keyframe on the layer the subscriber gets
+// (the subscriber lost its picture).
+func (d *DownTrack) RequestKeyframe() {
+	d.recv.RequestKeyframe(d.recv.bestLayer(int(d.target.Load()), time.Now().UnixNano()))
+}
+
+// CurrentLayer returns the layer being forwarded, or -1.
+func (d *DownTrack) CurrentLayer() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.current
+}
+
+// write forwards one packet of a layer; it runs on that layer's reading goroutine. key
+// says whether the packet may start a segment (audio always may; video on a keyframe);
+// gen is the receiver's interruption count.
+func (d *DownTrack) write(layerIdx int, pkt *rtp.Packet, key bool, gen uint32, now int64) {
 	b := d.binding.Load()
 	if b == nil {
 		return
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if gen != d.gen || d.paused.Load() {
 		d.gen = gen
 		d.m.pause()
-		d.needKey = true
+		d.current = -1
 		if d.paused.Load() {
 			return
 		}
+	}
+	want := d.recv.bestLayer(int(d.target.Load()), now)
+	if layerIdx != d.current {
+		// Another layer: the one to switch to, once it brings a keyframe.
+		if layerIdx != want {
+			return
+		}
+		if !key || len(pkt.Payload) == 0 {
+			d.recv.RequestKeyframe(want)
+			if d.current < 0 {
+				d.dropped.Add(1)
+			}
+			return
+		}
+		if d.current >= 0 {
+			d.switches++
+		}
+		d.current = layerIdx
+		d.m.pause()
+	} else if want != d.current && want >= 0 {
+		d.recv.RequestKeyframe(want)
 	}
 	if len(pkt.Payload) == 0 { // padding only (bandwidth probing): not forwarded
 		if d.m.inSegment {
@@ -146,14 +198,13 @@ func (d *DownTrack) write(pkt *rtp.Packet, key bool, gen uint32, now int64) {
 		}
 		return
 	}
-	if d.needKey || !d.m.inSegment {
+	if !d.m.inSegment {
 		if !key {
 			d.dropped.Add(1)
-			d.recv.RequestKeyframe()
+			d.recv.RequestKeyframe(layerIdx)
 			return
 		}
 		d.m.startSegment(pkt.SequenceNumber, pkt.Timestamp, now)
-		d.needKey = false
 	}
 	seq, ts, ok := d.m.munge(pkt.SequenceNumber, pkt.Timestamp, now)
 	if !ok {
@@ -190,11 +241,16 @@ func (d *DownTrack) write(pkt *rtp.Packet, key bool, gen uint32, now int64) {
 // DownStats are a down track's counters.
 type DownStats struct {
 	Packets, Bytes, Dropped uint64
+	// Switches counts simulcast layer switches.
+	Switches uint64
 }
 
 // Stats returns the down track's counters.
 func (d *DownTrack) Stats() DownStats {
-	return DownStats{Packets: d.packets.Load(), Bytes: d.bytes.Load(), Dropped: d.dropped.Load()}
+	d.mu.Lock()
+	sw := d.switches
+	d.mu.Unlock()
+	return DownStats{Packets: d.packets.Load(), Bytes: d.bytes.Load(), Dropped: d.dropped.Load(), Switches: sw}
 }
 
 // IsVideo reports whether d is a video track.

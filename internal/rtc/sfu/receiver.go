@@ -34,40 +34,69 @@ type Source interface {
 	Read(b []byte) (int, error)
 }
 
-// ReceiverParams describe a published RTP stream.
+// MaxLayers is how many simulcast layers a video track may have (rids q, h, f).
+const MaxLayers = 3
+
+// layerIdle is how long a layer may stay silent before it counts as gone (a publisher
+// stops sending a layer it cannot afford, without ending its stream).
+const layerIdle = time.Second
+
+// LayerOfRID returns the layer a simulcast rid names: "q" 0, "h" 1, "f" 2; a stream
+// without rid is layer 0.
+func LayerOfRID(rid string) int {
+	switch rid {
+	case "h", "1":
+		return 1
+	case "f", "2":
+		return 2
+	}
+	return 0
+}
+
+// ReceiverParams describe a published track.
 type ReceiverParams struct {
-	// TrackID is the track's server-made SID.
+	// TrackID names the track (for logs and tests).
 	TrackID string
 	Kind    webrtc.RTPCodecType
 	// Codec is the negotiated codec of the stream.
 	Codec webrtc.RTPCodecParameters
 	// Extensions are the stream's negotiated header extensions (publisher IDs).
 	Extensions []webrtc.RTPHeaderExtensionParameter
-	// RequestKeyframe asks the publisher for a keyframe (a PLI); nil when it cannot.
-	RequestKeyframe func()
 }
 
-// Receiver reads one published RTP stream and forwards each packet to its DownTracks.
+// layer is one simulcast layer of a track (the only one, for audio and plain video).
+type layer struct {
+	requestKeyframe func()
+	lastRequest     atomic.Int64
+	lastPacket      atomic.Int64
+	running         atomic.Bool
+	packets, bytes  atomic.Uint64
+}
+
+// Receiver reads a published track (one RTP stream per simulcast layer) and forwards
+// each packet to its DownTracks, each of which takes one layer.
 type Receiver struct {
 	params  ReceiverParams
 	family  int
 	extURIs [16]string
+	layers  [MaxLayers]layer
 
-	mu    sync.Mutex // serialises changes to downs
+	mu    sync.Mutex // serialises changes to downs and the running count
 	downs atomic.Pointer[[]*DownTrack]
+	// running counts the layers being read; the receiver is done when it drops to
+	// zero after the first.
+	running int
 
 	muted atomic.Bool
 	// gen changes whenever the stream is interrupted (a mute): down tracks then start
 	// a new segment (and, for video, wait for a keyframe).
-	gen         atomic.Uint32
-	lastRequest atomic.Int64
+	gen atomic.Uint32
 
-	packets, bytes atomic.Uint64
-	keyframes      atomic.Uint64
-	done           chan struct{}
+	keyframes atomic.Uint64
+	done      chan struct{}
 }
 
-// NewReceiver returns a receiver for a stream; Run reads it.
+// NewReceiver returns a receiver for a track; Run reads each of its layers.
 func NewReceiver(p ReceiverParams) *Receiver {
 	r := &Receiver{params: p, family: codecFamily(p.Codec.MimeType), done: make(chan struct{})}
 	for _, e := range p.Extensions {
@@ -80,7 +109,7 @@ func NewReceiver(p ReceiverParams) *Receiver {
 	return r
 }
 
-// TrackID returns the SID of the track the receiver reads.
+// TrackID returns the name of the track the receiver reads.
 func (r *Receiver) TrackID() string { return r.params.TrackID }
 
 // Kind returns audio or video.
@@ -89,13 +118,29 @@ func (r *Receiver) Kind() webrtc.RTPCodecType { return r.params.Kind }
 // Codec returns the stream's codec.
 func (r *Receiver) Codec() webrtc.RTPCodecParameters { return r.params.Codec }
 
-// Done is closed when the stream has ended.
+// Done is closed when every layer's stream has ended.
 func (r *Receiver) Done() <-chan struct{} { return r.done }
 
-// Run reads the stream until it ends, forwarding every packet. It returns when src
-// fails (the publisher's transport closed, or the track was removed).
-func (r *Receiver) Run(src Source) {
-	defer close(r.done)
+// Run reads the stream of layer (0 to MaxLayers-1) until it ends, forwarding every
+// packet; requestKeyframe asks the publisher for a keyframe on that layer (a PLI). It
+// reports whether this was the last layer running: the track's media has ended.
+func (r *Receiver) Run(layerIdx int, src Source, requestKeyframe func()) (last bool) {
+	l := &r.layers[min(max(layerIdx, 0), MaxLayers-1)]
+	r.mu.Lock()
+	l.requestKeyframe = requestKeyframe
+	l.running.Store(true)
+	r.running++
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		l.running.Store(false)
+		r.running--
+		last = r.running == 0
+		r.mu.Unlock()
+		if last {
+			close(r.done)
+		}
+	}()
 	buf := make([]byte, maxPacketSize)
 	var pkt rtp.Packet
 	for {
@@ -103,17 +148,19 @@ func (r *Receiver) Run(src Source) {
 		if err != nil {
 			return
 		}
-		r.forward(buf[:n], &pkt, time.Now().UnixNano())
+		r.forward(layerIdx, buf[:n], &pkt, time.Now().UnixNano())
 	}
 }
 
-// forward parses one packet and writes it to every down track.
-func (r *Receiver) forward(b []byte, pkt *rtp.Packet, now int64) {
+// forward parses one packet of a layer and writes it to every down track.
+func (r *Receiver) forward(layerIdx int, b []byte, pkt *rtp.Packet, now int64) {
 	if err := pkt.Unmarshal(b); err != nil {
 		return
 	}
-	r.packets.Add(1)
-	r.bytes.Add(uint64(len(b)))
+	l := &r.layers[layerIdx]
+	l.packets.Add(1)
+	l.bytes.Add(uint64(len(b)))
+	l.lastPacket.Store(now)
 	if r.muted.Load() {
 		return
 	}
@@ -123,8 +170,29 @@ func (r *Receiver) forward(b []byte, pkt *rtp.Packet, now int64) {
 	}
 	gen := r.gen.Load()
 	for _, d := range *r.downs.Load() {
-		d.write(pkt, key, gen, now)
+		d.write(layerIdx, pkt, key, gen, now)
 	}
+}
+
+// bestLayer returns the layer a subscriber that wants target gets: target when it is
+// sending, else the nearest lower one that is, else the nearest higher one; -1 when
+// none is.
+func (r *Receiver) bestLayer(target int, now int64) int {
+	live := func(i int) bool {
+		l := &r.layers[i]
+		return l.running.Load() && now-l.lastPacket.Load() < int64(layerIdle)
+	}
+	for i := target; i >= 0; i-- {
+		if live(i) {
+			return i
+		}
+	}
+	for i := target + 1; i < MaxLayers; i++ {
+		if live(i) {
+			return i
+		}
+	}
+	return -1
 }
 
 // AddDownTrack makes d receive the stream.
@@ -167,34 +235,54 @@ func (r *Receiver) SetMuted(muted bool) {
 	}
 	r.gen.Add(1)
 	if !muted {
-		r.RequestKeyframe()
+		for i := range r.layers {
+			r.RequestKeyframe(i)
+		}
 	}
 }
 
 // Muted reports whether forwarding is stopped by a mute.
 func (r *Receiver) Muted() bool { return r.muted.Load() }
 
-// RequestKeyframe asks the publisher for a keyframe, at most once per keyframeInterval.
-func (r *Receiver) RequestKeyframe() {
-	if r.params.Kind != webrtc.RTPCodecTypeVideo || r.params.RequestKeyframe == nil {
+// RequestKeyframe asks the publisher for a keyframe on a layer, at most once per
+// keyframeInterval.
+func (r *Receiver) RequestKeyframe(layerIdx int) {
+	if r.params.Kind != webrtc.RTPCodecTypeVideo || layerIdx < 0 || layerIdx >= MaxLayers {
+		return
+	}
+	l := &r.layers[layerIdx]
+	if !l.running.Load() {
 		return
 	}
 	now := time.Now().UnixNano()
-	last := r.lastRequest.Load()
-	if now-last < int64(keyframeInterval) || !r.lastRequest.CompareAndSwap(last, now) {
+	last := l.lastRequest.Load()
+	if now-last < int64(keyframeInterval) || !l.lastRequest.CompareAndSwap(last, now) {
 		return
 	}
-	r.params.RequestKeyframe()
+	r.mu.Lock()
+	f := l.requestKeyframe
+	r.mu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
 // Stats are a receiver's counters.
 type Stats struct {
 	Packets, Bytes, Keyframes uint64
+	// Layers has each layer's packet count.
+	Layers [MaxLayers]uint64
 }
 
 // Stats returns the receiver's counters.
 func (r *Receiver) Stats() Stats {
-	return Stats{Packets: r.packets.Load(), Bytes: r.bytes.Load(), Keyframes: r.keyframes.Load()}
+	s := Stats{Keyframes: r.keyframes.Load()}
+	for i := range r.layers {
+		s.Layers[i] = r.layers[i].packets.Load()
+		s.Packets += s.Layers[i]
+		s.Bytes += r.layers[i].bytes.Load()
+	}
+	return s
 }
 
 // extensionURI returns the URI of a publisher extension ID.

@@ -91,7 +91,8 @@ func packet(seq uint16, ts uint32, payload []byte) []byte {
 
 func TestDownTrackRewritesAndWaitsForAKeyframe(t *testing.T) {
 	var pliCount int
-	r := NewReceiver(ReceiverParams{TrackID: "TR_v", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec, RequestKeyframe: func() { pliCount++ }})
+	r := NewReceiver(ReceiverParams{TrackID: "TR_v", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec})
+	r.startLayerForTest(0, func() { pliCount++ })
 	d := NewDownTrack(r, "TR_v", "PA_p|TR_v")
 	w := &fakeWriter{keep: true}
 	ctx := &fakeContext{codecs: []webrtc.RTPCodecParameters{opusCodec, {RTPCodecCapability: vp8Codec.RTPCodecCapability, PayloadType: 120}}, ssrc: 777, w: w}
@@ -101,9 +102,9 @@ func TestDownTrackRewritesAndWaitsForAKeyframe(t *testing.T) {
 	r.AddDownTrack(d)
 	var pkt rtp.Packet
 	now := time.Now().UnixNano()
-	r.forward(packet(1000, 5000, vp8Payload(false, 1)), &pkt, now) // delta: dropped, keyframe asked
-	r.forward(packet(1001, 8000, vp8Payload(true, 2)), &pkt, now)
-	r.forward(packet(1002, 8000, vp8Payload(false, 3)), &pkt, now)
+	r.forward(0, packet(1000, 5000, vp8Payload(false, 1)), &pkt, now) // delta: dropped, keyframe asked
+	r.forward(0, packet(1001, 8000, vp8Payload(true, 2)), &pkt, now)
+	r.forward(0, packet(1002, 8000, vp8Payload(false, 3)), &pkt, now)
 	if len(w.out) != 2 || w.out[0].payload[5] != 2 || w.out[1].payload[5] != 3 {
 		t.Fatalf("forwarded %v", w.out)
 	}
@@ -118,21 +119,22 @@ func TestDownTrackRewritesAndWaitsForAKeyframe(t *testing.T) {
 
 func TestMuteResumesContinuouslyOnAKeyframe(t *testing.T) {
 	r := NewReceiver(ReceiverParams{TrackID: "TR_v", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec})
+	r.startLayerForTest(0, nil)
 	d := NewDownTrack(r, "TR_v", "PA_p|TR_v")
 	w := &fakeWriter{keep: true}
 	(&fakeContext{codecs: []webrtc.RTPCodecParameters{vp8Codec}, ssrc: 1, w: w}).bind(t, d)
 	r.AddDownTrack(d)
 	var pkt rtp.Packet
 	t0 := time.Now().UnixNano()
-	r.forward(packet(10, 90000, vp8Payload(true, 1)), &pkt, t0)
-	r.forward(packet(11, 93000, vp8Payload(false, 2)), &pkt, t0+33e6)
+	r.forward(0, packet(10, 90000, vp8Payload(true, 1)), &pkt, t0)
+	r.forward(0, packet(11, 93000, vp8Payload(false, 2)), &pkt, t0+33e6)
 	r.SetMuted(true)
 	for i := range 50 { // sent while muted: none forwarded
-		r.forward(packet(uint16(12+i), uint32(96000+3000*i), vp8Payload(i%10 == 0, 100)), &pkt, t0+int64(i+2)*33e6)
+		r.forward(0, packet(uint16(12+i), uint32(96000+3000*i), vp8Payload(i%10 == 0, 100)), &pkt, t0+int64(i+2)*33e6)
 	}
 	r.SetMuted(false)
-	r.forward(packet(62, 246000, vp8Payload(false, 3)), &pkt, t0+2e9) // delta after unmute: dropped
-	r.forward(packet(63, 249000, vp8Payload(true, 4)), &pkt, t0+2e9+33e6)
+	r.forward(0, packet(62, 246000, vp8Payload(false, 3)), &pkt, t0+2e9) // delta after unmute: dropped
+	r.forward(0, packet(63, 249000, vp8Payload(true, 4)), &pkt, t0+2e9+33e6)
 	var got []byte
 	for _, s := range w.out {
 		got = append(got, s.payload[5])
@@ -153,6 +155,7 @@ func TestMuteResumesContinuouslyOnAKeyframe(t *testing.T) {
 func TestPausedSubscriberGetsNothingOthersGetEverything(t *testing.T) {
 	r := NewReceiver(ReceiverParams{TrackID: "TR_a", Kind: webrtc.RTPCodecTypeAudio, Codec: opusCodec,
 		Extensions: []webrtc.RTPHeaderExtensionParameter{{URI: audioLevelURI, ID: 1}, {URI: "urn:ietf:params:rtp-hdrext:sdes:mid", ID: 4}}})
+	r.startLayerForTest(0, nil)
 	wa, wb := &fakeWriter{keep: true}, &fakeWriter{keep: true}
 	a, b := NewDownTrack(r, "TR_a", "s"), NewDownTrack(r, "TR_a", "s")
 	exts := []webrtc.RTPHeaderExtensionParameter{{URI: audioLevelURI, ID: 10}, {URI: "urn:ietf:params:rtp-hdrext:sdes:mid", ID: 3}}
@@ -167,7 +170,7 @@ func TestPausedSubscriberGetsNothingOthersGetEverything(t *testing.T) {
 		_ = p.SetExtension(1, []byte{0x80 | 30})
 		_ = p.SetExtension(4, []byte("0"))
 		raw, _ := p.Marshal()
-		r.forward(raw, &pkt, time.Now().UnixNano())
+		r.forward(0, raw, &pkt, time.Now().UnixNano())
 	}
 	if len(wa.out) != 5 || len(wb.out) != 0 {
 		t.Fatalf("a got %d, paused b got %d", len(wa.out), len(wb.out))
@@ -180,7 +183,7 @@ func TestPausedSubscriberGetsNothingOthersGetEverything(t *testing.T) {
 		t.Errorf("a hop extension was forwarded: %v", h.GetExtensionIDs())
 	}
 	r.RemoveDownTrack(a)
-	r.forward(packet(5, 4800, []byte{0xfc, 5}), &pkt, time.Now().UnixNano())
+	r.forward(0, packet(5, 4800, []byte{0xfc, 5}), &pkt, time.Now().UnixNano())
 	if len(wa.out) != 5 {
 		t.Error("a removed down track still receives packets")
 	}
@@ -248,5 +251,69 @@ func TestMungerDropsLatePacketsOfAPreviousSegment(t *testing.T) {
 	m.skip(501)
 	if s, _, _ := m.munge(502, 100000, 1e9); s != 103 {
 		t.Errorf("after a skip: %d, want 103", s)
+	}
+}
+
+// startLayerForTest marks a layer as being read, as Run does, without a source.
+func (r *Receiver) startLayerForTest(i int, requestKeyframe func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.layers[i].requestKeyframe = requestKeyframe
+	r.layers[i].running.Store(true)
+	r.layers[i].lastPacket.Store(time.Now().UnixNano())
+	r.running++
+}
+
+func TestSimulcastSwitchesOnAKeyframeOfTheTargetLayer(t *testing.T) {
+	var asked [MaxLayers]int
+	r := NewReceiver(ReceiverParams{TrackID: "TR_v", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec})
+	for i := range MaxLayers {
+		r.startLayerForTest(i, func() { asked[i]++ })
+	}
+	d := NewDownTrack(r, "TR_v", "s")
+	w := &fakeWriter{keep: true}
+	(&fakeContext{codecs: []webrtc.RTPCodecParameters{vp8Codec}, ssrc: 1, w: w}).bind(t, d)
+	r.AddDownTrack(d)
+	var pkts [MaxLayers]rtp.Packet
+	now := time.Now().UnixNano()
+	send := func(l int, seq uint16, key bool, n byte) {
+		r.forward(l, packet(seq, uint32(seq)*3000, vp8Payload(key, n)), &pkts[l], now)
+		now += 10e6
+	}
+	// The highest layer by default: layers 0 and 1 are ignored.
+	send(0, 1, true, 10)
+	send(1, 1, true, 11)
+	send(2, 1, true, 12)
+	send(2, 2, false, 13)
+	if d.CurrentLayer() != 2 || len(w.out) != 2 {
+		t.Fatalf("layer %d, %d packets", d.CurrentLayer(), len(w.out))
+	}
+	// Ask for the lowest: layer 2 goes on until layer 0 brings a keyframe.
+	d.SetTargetLayer(0)
+	if asked[0] == 0 {
+		t.Error("no keyframe asked for on the target layer")
+	}
+	send(0, 2, false, 20)
+	send(2, 3, false, 14)
+	send(0, 3, true, 21)
+	send(2, 4, false, 15)
+	send(0, 4, false, 22)
+	var got []byte
+	for _, s := range w.out {
+		got = append(got, s.payload[5])
+	}
+	if string(got) != string([]byte{12, 13, 14, 21, 22}) {
+		t.Fatalf("forwarded %v", got)
+	}
+	for i := 1; i < len(w.out); i++ {
+		if w.out[i].hdr.SequenceNumber != w.out[i-1].hdr.SequenceNumber+1 {
+			t.Fatalf("sequence gap at the switch: %d then %d", w.out[i-1].hdr.SequenceNumber, w.out[i].hdr.SequenceNumber)
+		}
+		if int32(w.out[i].hdr.Timestamp-w.out[i-1].hdr.Timestamp) <= 0 {
+			t.Fatalf("timestamp went back at %d", i)
+		}
+	}
+	if d.Stats().Switches != 1 {
+		t.Errorf("switches = %d", d.Stats().Switches)
 	}
 }
