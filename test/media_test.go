@@ -357,6 +357,35 @@ func TestSimulcastLayerFollowsTrackSettings(t *testing.T) {
 			}
 		}
 		untilLayer(2)
+		// TrackInfo as LiveKit fills it once media flows.
+		testutil.Eventually(t, 5*time.Second, func() bool {
+			info, err := srv.RoomClient().GetParticipant(ctx10(t), &livekit.RoomParticipantIdentity{Room: "class", Identity: "speaker"})
+			if err != nil || len(info.Tracks) != 1 {
+				return false
+			}
+			ti := info.Tracks[0]
+			for _, l := range ti.Layers {
+				if l.Ssrc == 0 {
+					return false
+				}
+			}
+			return true
+		}, "the track's layers never got their SSRCs")
+		info, _ := srv.RoomClient().GetParticipant(ctx10(t), &livekit.RoomParticipantIdentity{Room: "class", Identity: "speaker"})
+		ti := info.Tracks[0]
+		if ti.MimeType != "video/VP8" || ti.Mid == "" || len(ti.Layers) != 3 || len(ti.Codecs) != 1 ||
+			ti.Codecs[0].MimeType != "video/VP8" || ti.Codecs[0].Mid != ti.Mid || len(ti.Codecs[0].Layers) != 3 {
+			t.Fatalf("TrackInfo: %v", ti)
+		}
+		for q, l := range ti.Layers {
+			if l.Rid != []string{"q", "h", "f"}[q] || l.SpatialLayer != int32(q) || l.Width != dims[q][0] {
+				t.Errorf("layer %d: %v", q, l)
+			}
+		}
+		rooms, err := srv.RoomClient().ListRooms(ctx10(t), &livekit.ListRoomsRequest{Names: []string{"class"}})
+		if err != nil || len(rooms.Rooms[0].EnabledCodecs) == 0 {
+			t.Errorf("enabled_codecs: %v %v", rooms, err)
+		}
 		rpub := student.Room.GetParticipantByIdentity("speaker").GetTrackPublication(livekit.TrackSource_CAMERA).(*lksdk.RemoteTrackPublication)
 		if err := rpub.SetVideoQuality(livekit.VideoQuality_LOW); err != nil {
 			t.Fatal(err)

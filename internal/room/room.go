@@ -13,6 +13,14 @@ import (
 	"github.com/livekit/protocol/utils/guid"
 )
 
+// EnabledCodecs are the codecs the server accepts from publishers, as Room reports them
+// (enabled_codecs) and JoinResponse announces them. The messages are shared: never
+// modify them.
+var EnabledCodecs = []*livekit.Codec{
+	{Mime: "audio/opus"}, {Mime: "audio/red"},
+	{Mime: "video/VP8"}, {Mime: "video/H264"}, {Mime: "video/VP9"}, {Mime: "video/AV1"},
+}
+
 // Room is one open room.
 type Room struct {
 	mgr *Manager
@@ -132,6 +140,7 @@ func (r *Room) infoWithCounts(num, publishers uint32, recording bool) *livekit.R
 		NumParticipants:  num,
 		NumPublishers:    publishers,
 		ActiveRecording:  recording,
+		EnabledCodecs:    EnabledCodecs,
 	}
 }
 

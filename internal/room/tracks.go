@@ -3,6 +3,7 @@ package room
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/guid"
@@ -145,11 +146,102 @@ func (p *Participant) AddTrack(req *livekit.AddTrackRequest) (*livekit.TrackInfo
 		BackupCodecPolicy:     req.BackupCodecPolicy,
 		PacketTrailerFeatures: slices.Clone(req.PacketTrailerFeatures),
 	}
-	if len(req.SimulcastCodecs) > 0 {
-		ti.MimeType = req.SimulcastCodecs[0].Codec
+	normalizeLayers(ti.Type, ti.Layers)
+	for _, c := range req.SimulcastCodecs {
+		if c.GetCodec() == "" {
+			continue
+		}
+		ti.Codecs = append(ti.Codecs, &livekit.SimulcastCodecInfo{
+			MimeType: CanonicalMimeType(ti.Type, c.GetCodec()),
+			Cid:      c.GetCid(),
+			Layers:   cloneLayers(ti.Layers),
+		})
+	}
+	if len(ti.Codecs) > 0 {
+		ti.MimeType = ti.Codecs[0].MimeType
 	}
 	p.pending[req.Cid] = ti
 	return ti, nil
+}
+
+// canonicalCodecs are codec names as LiveKit spells them in TrackInfo.
+var canonicalCodecs = map[string]string{
+	"opus": "audio/opus", "red": "audio/red", "pcmu": "audio/PCMU", "pcma": "audio/PCMA", "g722": "audio/G722",
+	"vp8": "video/VP8", "vp9": "video/VP9", "h264": "video/H264", "h265": "video/H265", "av1": "video/AV1",
+}
+
+// CanonicalMimeType spells a codec ("vp8", "video/vp8", "VP8") as LiveKit does in
+// TrackInfo ("video/VP8", "audio/opus").
+func CanonicalMimeType(kind livekit.TrackType, codec string) string {
+	name := strings.ToLower(codec)
+	if _, after, ok := strings.Cut(name, "/"); ok {
+		name = after
+	}
+	if c, ok := canonicalCodecs[name]; ok {
+		return c
+	}
+	if strings.Contains(codec, "/") {
+		return codec
+	}
+	if kind == livekit.TrackType_AUDIO {
+		return "audio/" + codec
+	}
+	return "video/" + codec
+}
+
+// simulcastRIDs are the rids of simulcast layers by quality, as the SDKs send them.
+var simulcastRIDs = [...]string{"q", "h", "f"}
+
+// normalizeLayers fills in what LiveKit reports of each video layer: its rid and
+// spatial layer, from its quality.
+func normalizeLayers(kind livekit.TrackType, layers []*livekit.VideoLayer) {
+	if kind != livekit.TrackType_VIDEO {
+		return
+	}
+	for _, l := range layers {
+		q := int(l.GetQuality())
+		if q < 0 || q >= len(simulcastRIDs) {
+			continue
+		}
+		if l.Rid == "" && len(layers) > 1 {
+			l.Rid = simulcastRIDs[q]
+		}
+		if l.SpatialLayer == 0 {
+			l.SpatialLayer = int32(q)
+		}
+	}
+}
+
+// SetLayerSSRC records the SSRC a track's layer (rid, or "" without simulcast) arrives
+// on, once its media starts, in the track's layers as LiveKit reports them.
+func (p *Participant) SetLayerSSRC(cid, rid string, ssrc uint32) {
+	r := p.lockRoom()
+	defer r.unlock()
+	for i, t := range p.tracks {
+		if t.cid != cid {
+			continue
+		}
+		info := proto.Clone(t.info).(*livekit.TrackInfo)
+		set := func(layers []*livekit.VideoLayer) bool {
+			changed := false
+			for _, l := range layers {
+				if (rid == "" && len(layers) == 1 || l.Rid == rid) && l.Ssrc != ssrc {
+					l.Ssrc = ssrc
+					changed = true
+				}
+			}
+			return changed
+		}
+		changed := set(info.Layers)
+		for _, c := range info.Codecs {
+			changed = set(c.Layers) || changed
+		}
+		if changed {
+			p.tracks[i] = &track{cid: t.cid, info: info, source: t.source}
+			r.participantChangedLocked(p)
+		}
+		return
+	}
 }
 
 func cloneLayers(ls []*livekit.VideoLayer) []*livekit.VideoLayer {
@@ -195,8 +287,14 @@ func (p *Participant) SyncSending(sending []SendingTrack) {
 		delete(p.pending, s.CID)
 		ti = proto.Clone(ti).(*livekit.TrackInfo)
 		ti.Mid = s.Mid
-		if ti.MimeType == "" {
-			ti.MimeType = s.MimeType
+		if ti.MimeType == "" && s.MimeType != "" {
+			ti.MimeType = CanonicalMimeType(ti.Type, s.MimeType)
+		}
+		if len(ti.Codecs) == 0 && ti.MimeType != "" {
+			ti.Codecs = []*livekit.SimulcastCodecInfo{{MimeType: ti.MimeType, Cid: s.CID, Layers: cloneLayers(ti.Layers)}}
+		}
+		if len(ti.Codecs) > 0 {
+			ti.Codecs[0].Mid = s.Mid
 		}
 		src := p.media[s.CID]
 		if src != nil {

@@ -75,6 +75,9 @@ type Handler struct {
 	// OnMediaEnded is called then.
 	OnMedia      func(r *sfu.Receiver, cid, mid string)
 	OnMediaEnded func(r *sfu.Receiver)
+	// OnMediaLayer is called when a stream of a published track starts: the track's
+	// only one, or one simulcast layer (rid) of it, with its SSRC.
+	OnMediaLayer func(cid, rid string, ssrc uint32)
 }
 
 // Transport is one peer connection of a participant.
@@ -520,6 +523,9 @@ func (t *Transport) receive(track *webrtc.TrackRemote, rtpReceiver *webrtc.RTPRe
 		t.h.OnMedia(r, track.ID(), mid)
 	}
 	ssrc := uint32(track.SSRC())
+	if t.h.OnMediaLayer != nil {
+		t.h.OnMediaLayer(track.ID(), track.RID(), ssrc)
+	}
 	go func() {
 		defer t.wg.Done()
 		last := r.Run(sfu.LayerOfRID(track.RID()), trackSource{track}, func() {

@@ -268,6 +268,7 @@ func (s *Session) transportHandler(role rtc.Role) rtc.Handler {
 			s.p.AttachMedia(cid, r)
 		},
 		OnMediaEnded: func(r *sfu.Receiver) { s.p.DetachMedia(r) },
+		OnMediaLayer: func(cid, rid string, ssrc uint32) { s.p.SetLayerSSRC(cid, rid, ssrc) },
 	}
 	if role == rtc.Subscriber {
 		h.OnOffer = func(sdp string) {

@@ -253,10 +253,8 @@ func (s *Session) setup() error {
 	return s.sub.Negotiate(false)
 }
 
-var publishCodecs = []*livekit.Codec{
-	{Mime: "audio/opus"}, {Mime: "audio/red"},
-	{Mime: "video/VP8"}, {Mime: "video/H264"}, {Mime: "video/VP9"}, {Mime: "video/AV1"},
-}
+// publishCodecs are the codecs publishers may use, announced in JoinResponse.
+var publishCodecs = room.EnabledCodecs
 
 // pushRefreshToken sends the client a fresh token with its current grants. The token
 // is minted under the room lock, so no concurrent permission change can leave it
