@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -414,4 +415,91 @@ func expectSameLayer(t *testing.T, in <-chan frame, q byte, n int) {
 			t.Fatalf("layer %d stopped after %d frames", q, i)
 		}
 	}
+}
+
+// trackEnds waits until reading a remote track fails: the server stopped sending it.
+func trackEnds(t *testing.T, what string, tr *webrtc.TrackRemote) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		_ = tr.SetReadDeadline(time.Now().Add(time.Second))
+		if _, _, err := tr.ReadRTP(); err != nil && !isTimeout(err) {
+			return
+		}
+	}
+	t.Fatalf("%s: the track still delivers media", what)
+}
+
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Subscriptions follow the subscriber's choices (auto-subscribe off, then explicit
+// subscribe and unsubscribe), an admin's UpdateSubscriptions, a revoked can_subscribe,
+// and the publisher unpublishing or leaving.
+func TestSubscriptionsFollowChoicesAndPermissions(t *testing.T) {
+	forBothModes(t, func(t *testing.T, mode ...testutil.JoinOption) {
+		srv := testutil.StartServer(t)
+		speaker := srv.Join(t, "class", "speaker")
+		picky := srv.Join(t, "class", "picky", append(mode, testutil.WithSDKOptions(lksdk.WithAutoSubscribe(false)))...)
+		student := srv.Join(t, "class", "student", mode...)
+		_, apub, vpub := publishMedia(t, speaker)
+		recv := srv.Receiver
+
+		// Auto-subscribe off: nothing until picky asks. The student's subscription is
+		// the barrier: it was made after picky would have been subscribed.
+		subscribedTrack(t, student, vpub.SID())
+		rm, _ := srv.Rooms().Room("class")
+		if subs := rm.Participant("picky").SubscribedTracks(); len(subs) != 0 || picky.Has("track_subscribed", "") {
+			t.Fatalf("a participant without auto-subscribe was subscribed to %v", subs)
+		}
+		rpub := picky.Room.GetParticipantByIdentity("speaker").GetTrackPublication(livekit.TrackSource_CAMERA).(*lksdk.RemoteTrackPublication)
+		if err := rpub.SetSubscribed(true); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		pv := make(chan frame, 256)
+		go readVP8(ctx, subscribedTrack(t, picky, vpub.SID()), pv)
+		expectFrames(t, "picky's video", pv, 5, true)
+		if picky.Track(apub.SID()) != nil {
+			t.Error("picky got the microphone it never asked for")
+		}
+		if err := rpub.SetSubscribed(false); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		trackEnds(t, "picky after unsubscribing", picky.Track(vpub.SID()))
+
+		// An admin unsubscribes the student from the microphone.
+		studentAudio := subscribedTrack(t, student, apub.SID())
+		if _, err := srv.RoomClient().UpdateSubscriptions(ctx10(t), &livekit.UpdateSubscriptionsRequest{
+			Room: "class", Identity: "student", TrackSids: []string{apub.SID()}, Subscribe: false,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		trackEnds(t, "the student's audio after UpdateSubscriptions", studentAudio)
+
+		// Revoking can_subscribe ends every subscription.
+		studentVideo := student.Track(vpub.SID())
+		if _, err := srv.RoomClient().UpdateParticipant(ctx10(t), &livekit.UpdateParticipantRequest{
+			Room: "class", Identity: "student", Permission: &livekit.ParticipantPermission{CanSubscribe: false, CanPublishData: true},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		trackEnds(t, "the student's video after can_subscribe was revoked", studentVideo)
+		testutil.Eventually(t, 5*time.Second, func() bool { return recv(t, "class", "speaker", vpub.SID()).DownTracks() == 0 },
+			"the video track still has subscribers")
+
+		// Unpublishing ends it for everyone; so does leaving, for the other track.
+		late := srv.Join(t, "class", "late", mode...)
+		lateVideo, lateAudio := subscribedTrack(t, late, vpub.SID()), subscribedTrack(t, late, apub.SID())
+		if err := speaker.Room.LocalParticipant.UnpublishTrack(vpub.SID()); err != nil {
+			t.Fatal(err)
+		}
+		trackEnds(t, "video after unpublish", lateVideo)
+		speaker.Room.Disconnect()
+		trackEnds(t, "audio after the publisher left", lateAudio)
+	})
 }

@@ -2,6 +2,7 @@ package room
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/livekit/protocol/livekit"
 )
@@ -155,4 +156,16 @@ func (p *Participant) TrackMedia(trackSID string) MediaSource {
 		}
 	}
 	return nil
+}
+
+// SubscribedTracks returns the SIDs of the tracks the participant receives, sorted.
+func (p *Participant) SubscribedTracks() []string {
+	r := p.lockRoom()
+	defer r.unlock()
+	out := make([]string, 0, len(p.subscribed))
+	for sid := range p.subscribed {
+		out = append(out, sid)
+	}
+	sort.Strings(out)
+	return out
 }
