@@ -503,3 +503,68 @@ func TestSubscriptionsFollowChoicesAndPermissions(t *testing.T) {
 		trackEnds(t, "audio after the publisher left", lateAudio)
 	})
 }
+
+// A resume (of the subscriber's or the publisher's signal connection) keeps the
+// subscriptions: media goes on on the same tracks, without re-subscribing.
+func TestMediaSurvivesResume(t *testing.T) {
+	forBothModes(t, func(t *testing.T, mode ...testutil.JoinOption) {
+		srv := testutil.StartServer(t)
+		speaker := srv.Join(t, "class", "speaker", mode...)
+		student := srv.Join(t, "class", "student", mode...)
+		_, _, vpub := publishMedia(t, speaker)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		video := make(chan frame, 1024)
+		go readVP8(ctx, subscribedTrack(t, student, vpub.SID()), video)
+		expectFrames(t, "video", video, 5, true)
+		for _, c := range []*testutil.Client{student, speaker} {
+			c.Room.Simulate(lksdk.SimulateSignalReconnect)
+			c.WaitFor(t, 10*time.Second, "reconnected", "")
+			// Drain what was buffered, then frames must keep coming on the same track.
+			for len(video) > 0 {
+				<-video
+			}
+			expectFrames(t, "video after "+c.Identity+" resumed", video, 10, false)
+		}
+		if student.Has("track_unsubscribed", "") {
+			t.Fatalf("the student was unsubscribed during a resume: %v", student.Events())
+		}
+	})
+}
+
+// Media moves with a moved participant, and a forwarded participant's media really
+// reaches the destination room.
+func TestMediaFollowsMoveAndForward(t *testing.T) {
+	srv := testutil.StartServer(t)
+	rc := srv.RoomClient()
+	for _, name := range []string{"main", "breakout", "overflow"} {
+		if _, err := rc.CreateRoom(ctx10(t), &livekit.CreateRoomRequest{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	speaker := srv.Join(t, "main", "speaker")
+	student := srv.Join(t, "main", "student")
+	inBreakout := srv.Join(t, "breakout", "helper")
+	inOverflow := srv.Join(t, "overflow", "viewer")
+	_, _, vpub := publishMedia(t, speaker)
+	studentVideo := subscribedTrack(t, student, vpub.SID())
+
+	// Forward: the overflow room gets the speaker's media through the stand-in.
+	if _, err := rc.ForwardParticipant(ctx10(t), &livekit.ForwardParticipantRequest{Room: "main", Identity: "speaker", DestinationRoom: "overflow"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fwd := make(chan frame, 256)
+	go readVP8(ctx, subscribedTrack(t, inOverflow, vpub.SID()), fwd)
+	expectFrames(t, "forwarded video", fwd, 5, true)
+
+	// Move: the breakout room gets the media; the main room loses it.
+	if _, err := rc.MoveParticipant(ctx10(t), &livekit.MoveParticipantRequest{Room: "main", Identity: "speaker", DestinationRoom: "breakout"}); err != nil {
+		t.Fatal(err)
+	}
+	moved := make(chan frame, 256)
+	go readVP8(ctx, subscribedTrack(t, inBreakout, vpub.SID()), moved)
+	expectFrames(t, "moved video", moved, 5, true)
+	trackEnds(t, "the main room after the move", studentVideo)
+}
