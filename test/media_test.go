@@ -568,3 +568,46 @@ func TestMediaFollowsMoveAndForward(t *testing.T) {
 	expectFrames(t, "moved video", moved, 5, true)
 	trackEnds(t, "the main room after the move", studentVideo)
 }
+
+// A publisher's subscription permission decides who receives its tracks: others lose
+// them at once and are told (subscription_permission_update); allowing them again
+// brings the media back.
+func TestPublisherSubscriptionPermissions(t *testing.T) {
+	srv := testutil.StartServer(t)
+	speaker := srv.Join(t, "class", "speaker")
+	friend := srv.Join(t, "class", "friend")
+	other := srv.Join(t, "class", "other")
+	// A raw client sees the signal messages the Go SDK does not surface.
+	watcher := dialRaw(t, srv, testutil.JoinToken(t, "class", "watcher"), "")
+	_, _, vpub := publishMedia(t, speaker)
+	otherVideo := subscribedTrack(t, other, vpub.SID())
+	subscribedTrack(t, friend, vpub.SID())
+
+	speaker.Room.LocalParticipant.SetSubscriptionPermission(&livekit.SubscriptionPermission{
+		TrackPermissions: []*livekit.TrackPermission{{ParticipantIdentity: "friend", AllTracks: true}},
+	})
+	trackEnds(t, "a participant the publisher no longer allows", otherVideo)
+	rm, _ := srv.Rooms().Room("class")
+	if subs := rm.Participant("friend").SubscribedTracks(); len(subs) != 2 {
+		t.Fatalf("the allowed participant lost its subscriptions: %v", subs)
+	}
+	isUpdate := func(allowed bool) func(r *livekit.SignalResponse) bool {
+		return func(r *livekit.SignalResponse) bool {
+			u := r.GetSubscriptionPermissionUpdate()
+			return u != nil && u.TrackSid == vpub.SID() && u.Allowed == allowed && u.ParticipantSid == speaker.Room.LocalParticipant.SID()
+		}
+	}
+	watcher.await(5*time.Second, "subscription_permission_update (refused)", isUpdate(false))
+
+	speaker.Room.LocalParticipant.SetSubscriptionPermission(&livekit.SubscriptionPermission{AllParticipants: true})
+	watcher.await(5*time.Second, "subscription_permission_update (allowed)", isUpdate(true))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		tr := other.Track(vpub.SID())
+		return tr != nil && tr != otherVideo
+	}, "the media did not come back once allowed")
+	video := make(chan frame, 256)
+	go readVP8(ctx, other.Track(vpub.SID()), video)
+	expectFrames(t, "video once allowed again", video, 5, true)
+}

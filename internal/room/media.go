@@ -2,9 +2,11 @@ package room
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/proto"
 )
 
 // MediaSource is a published track's media as the room sees it: opaque (it is the
@@ -86,8 +88,9 @@ func (r *Room) muteSourceLocked(src MediaSource, muted bool) {
 	}
 }
 
-// wantsLocked reports whether sub is to receive pub's track t now.
-func wantsLocked(sub, pub *Participant, t *track) bool {
+// desiresLocked reports whether sub asks for pub's track t (auto-subscribe, or its own
+// or an admin's choice) and could receive it, before the publisher's permissions.
+func desiresLocked(sub, pub *Participant, t *track) bool {
 	if t.source == nil || sub == pub || pub.identity == sub.identity {
 		return false
 	}
@@ -103,15 +106,70 @@ func wantsLocked(sub, pub *Participant, t *track) bool {
 	return sub.autoSubscribe
 }
 
+// allowsLocked reports whether pub's subscription permission lets sub receive the track
+// with SID trackSID. A stand-in applies its source's permission.
+func allowsLocked(pub, sub *Participant, trackSID string) bool {
+	perm := pub.allowed
+	if pub.forwardOf != nil {
+		perm = pub.forwardOf.allowed
+	}
+	if perm == nil || perm.GetAllParticipants() {
+		return true
+	}
+	for _, tp := range perm.GetTrackPermissions() {
+		if tp.GetParticipantSid() != sub.sid && tp.GetParticipantIdentity() != sub.identity {
+			continue
+		}
+		if tp.GetAllTracks() || slices.Contains(tp.GetTrackSids(), trackSID) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetSubscriptionPermission applies the participant's own choice of who may subscribe
+// to its tracks (subscription_permission): subscribers no longer allowed lose the
+// tracks at once, and every subscriber whose access changed is told.
+func (p *Participant) SetSubscriptionPermission(sp *livekit.SubscriptionPermission) error {
+	r := p.lockRoom()
+	defer r.unlock()
+	if p.left {
+		return fmt.Errorf("%w: %q", ErrParticipantNotFound, p.identity)
+	}
+	p.allowed = proto.Clone(sp).(*livekit.SubscriptionPermission)
+	r.reconcileLocked()
+	return nil
+}
+
 // reconcileLocked brings every participant's subscriptions in line with what it may
 // and wants to receive: new ones are pushed to its connection, gone ones withdrawn.
 // The first subscriber of a track makes its publisher hear track_subscribed.
 func (r *Room) reconcileLocked() {
 	for _, sub := range r.participants {
 		want := make(map[string]Subscription)
+		seen := make(map[string]bool)
 		for _, pub := range r.participants {
 			for _, t := range pub.tracks {
-				if wantsLocked(sub, pub, t) {
+				if !desiresLocked(sub, pub, t) {
+					continue
+				}
+				seen[t.info.Sid] = true
+				allowed := allowsLocked(pub, sub, t.info.Sid)
+				if allowed == sub.denied[t.info.Sid] {
+					// Its access changed since it was last told (or it was never told of a
+					// refusal): subscription_permission_update.
+					if allowed {
+						delete(sub.denied, t.info.Sid)
+					} else {
+						sub.denied[t.info.Sid] = true
+					}
+					sub.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_SubscriptionPermissionUpdate{
+						SubscriptionPermissionUpdate: &livekit.SubscriptionPermissionUpdate{
+							ParticipantSid: pub.sid, TrackSid: t.info.Sid, Allowed: allowed,
+						},
+					}})
+				}
+				if allowed {
 					want[t.info.Sid] = Subscription{TrackSID: t.info.Sid, PublisherSID: pub.sid, Source: t.source, Layers: t.info.GetLayers()}
 					if !pub.announced[t.info.Sid] && pub.forwardOf == nil {
 						pub.announced[t.info.Sid] = true
@@ -120,6 +178,11 @@ func (r *Room) reconcileLocked() {
 						}})
 					}
 				}
+			}
+		}
+		for sid := range sub.denied {
+			if !seen[sid] {
+				delete(sub.denied, sid)
 			}
 		}
 		for sid := range sub.subscribed {

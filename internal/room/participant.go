@@ -127,6 +127,12 @@ type Participant struct {
 	// announced are the SIDs of this participant's tracks whose first subscriber it
 	// was told of (track_subscribed).
 	announced map[string]bool
+	// allowed is who may subscribe to this participant's tracks
+	// (subscription_permission); nil allows everyone.
+	allowed *livekit.SubscriptionPermission
+	// denied are the tracks of others (by SID) this participant wants but their
+	// publishers do not allow it, as it was last told (subscription_permission_update).
+	denied map[string]bool
 
 	// forwards are this participant's stand-ins in other rooms (ForwardParticipant);
 	// forwardOf is set on a stand-in and names the participant it mirrors.
@@ -201,6 +207,7 @@ func newParticipant(r *Room, jp JoinParams) *Participant {
 		subscribed:     make(map[string]bool),
 		media:          make(map[string]MediaSource),
 		announced:      make(map[string]bool),
+		denied:         make(map[string]bool),
 		forwards:       make(map[*Room]*Participant),
 	}
 	p.room.Store(r)

@@ -162,7 +162,11 @@ func (s *Session) handle(req *livekit.SignalRequest) {
 		}
 	case *livekit.SignalRequest_TrackSetting:
 		s.media.push(mediaOp{settings: m.TrackSetting})
-	case *livekit.SignalRequest_SubscriptionPermission,
+	case *livekit.SignalRequest_SubscriptionPermission:
+		if err := s.p.SetSubscriptionPermission(m.SubscriptionPermission); err != nil {
+			s.log.Debug("subscription_permission ignored", "error", err)
+		}
+	case
 		*livekit.SignalRequest_SyncState,
 		*livekit.SignalRequest_UpdateLayers,
 		*livekit.SignalRequest_Simulate,
