@@ -1,9 +1,11 @@
 package test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -610,4 +612,92 @@ func TestPublisherSubscriptionPermissions(t *testing.T) {
 	video := make(chan frame, 256)
 	go readVP8(ctx, other.Track(vpub.SID()), video)
 	expectFrames(t, "video once allowed again", video, 5, true)
+}
+
+// h264Frame returns access unit n in Annex B: SPS, PPS and an IDR slice when key, else
+// a non-IDR slice, each carrying a marker byte and n.
+func h264Frame(n uint32, key bool, marker byte) []byte {
+	slice := make([]byte, 400)
+	slice[0] = 0x41 // non-IDR slice
+	if key {
+		slice[0] = 0x65 // IDR slice
+	}
+	slice[1] = 0x88
+	slice[2] = marker
+	binary.BigEndian.PutUint32(slice[3:], n)
+	var au []byte
+	if key {
+		au = append(au, 0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0xda, 0x01) // SPS
+		au = append(au, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80)             // PPS
+	}
+	return append(append(au, 0, 0, 0, 1), slice...)
+}
+
+// H.264 is forwarded as well: access units arrive whole and in order, starting on a
+// keyframe.
+func TestH264Forwarding(t *testing.T) {
+	srv := testutil.StartServer(t)
+	speaker := srv.Join(t, "class", "speaker")
+	student := srv.Join(t, "class", "student")
+	tr, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := speaker.Room.LocalParticipant.PublishTrack(tr, &lksdk.TrackPublicationOptions{Name: "camera"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(33 * time.Millisecond)
+		defer tick.Stop()
+		for n := uint32(0); ; n++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			_ = tr.WriteSample(media.Sample{Data: h264Frame(n, n%15 == 0, 'H'), Duration: 33 * time.Millisecond}, nil)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+
+	remote := subscribedTrack(t, student, pub.SID())
+	if got := remote.Codec().MimeType; !strings.EqualFold(got, webrtc.MimeTypeH264) {
+		t.Fatalf("the subscriber got %s", got)
+	}
+	sb := samplebuilder.New(64, &codecs.H264Packet{}, 90000)
+	var got []uint32
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < 20 && time.Now().Before(deadline) {
+		_ = remote.SetReadDeadline(time.Now().Add(time.Second))
+		p, _, err := remote.ReadRTP()
+		if err != nil {
+			continue
+		}
+		sb.Push(p)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			i := bytes.LastIndex(s.Data, []byte{0, 0, 1})
+			if i < 0 || len(s.Data) < i+10 {
+				t.Fatalf("an access unit without a slice: %x", s.Data[:min(16, len(s.Data))])
+			}
+			nal := s.Data[i+3:]
+			if len(got) == 0 && nal[0]&0x1f != 5 {
+				t.Fatalf("the first access unit is not a keyframe (NAL type %d)", nal[0]&0x1f)
+			}
+			if nal[2] != 'H' {
+				t.Fatalf("unexpected slice %x", nal[:8])
+			}
+			n := binary.BigEndian.Uint32(nal[3:])
+			if len(got) > 0 && n <= got[len(got)-1] {
+				t.Fatalf("access unit %d after %d", n, got[len(got)-1])
+			}
+			got = append(got, n)
+		}
+	}
+	if len(got) < 20 {
+		t.Fatalf("%d access units arrived in 10 s", len(got))
+	}
 }
