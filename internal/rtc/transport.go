@@ -545,8 +545,17 @@ func (t *Transport) receive(track *webrtc.TrackRemote, rtpReceiver *webrtc.RTPRe
 	}()
 	go func() {
 		defer t.wg.Done()
+		// Each simulcast layer has its own RTCP reader: ReadRTCP would read the first
+		// layer's, which may not exist yet.
+		rid := track.RID()
 		for {
-			if _, _, err := rtpReceiver.ReadRTCP(); err != nil {
+			var err error
+			if rid != "" {
+				_, _, err = rtpReceiver.ReadSimulcastRTCP(rid)
+			} else {
+				_, _, err = rtpReceiver.ReadRTCP()
+			}
+			if err != nil {
 				return
 			}
 		}

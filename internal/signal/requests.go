@@ -166,10 +166,11 @@ func (s *Session) handle(req *livekit.SignalRequest) {
 		if err := s.p.SetSubscriptionPermission(m.SubscriptionPermission); err != nil {
 			s.log.Debug("subscription_permission ignored", "error", err)
 		}
+	case *livekit.SignalRequest_Simulate:
+		s.simulate(m.Simulate)
 	case
 		*livekit.SignalRequest_SyncState,
 		*livekit.SignalRequest_UpdateLayers,
-		*livekit.SignalRequest_Simulate,
 		*livekit.SignalRequest_UpdateAudioTrack,
 		*livekit.SignalRequest_UpdateVideoTrack:
 		// Accepted; they matter once media is forwarded.
@@ -322,4 +323,19 @@ func (s *Session) handleUpdateMetadata(req *livekit.UpdateParticipantMetadata) {
 		resp = refusal(&livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateMetadata{UpdateMetadata: req}}, reason, err)
 	}
 	s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: resp}})
+}
+
+// simulate acts out a failure the client asks for, as LiveKit does for SDK tests: a
+// node failure or a migration drops the participant without a word (the client's
+// resume is refused, so it rejoins and republishes); a server leave sends the leave.
+func (s *Session) simulate(sc *livekit.SimulateScenario) {
+	switch sc.GetScenario().(type) {
+	case *livekit.SimulateScenario_NodeFailure, *livekit.SimulateScenario_Migration:
+		s.mu.Lock()
+		s.silent = true
+		s.mu.Unlock()
+		s.leaveRoom(livekit.DisconnectReason_SERVER_SHUTDOWN, false)
+	case *livekit.SimulateScenario_ServerLeave:
+		s.leaveRoom(livekit.DisconnectReason_SERVER_SHUTDOWN, false)
+	}
 }

@@ -35,12 +35,15 @@ type Session struct {
 	pub *rtc.Transport // receives the client's offers; the only transport in single PC mode
 	sub *rtc.Transport // server-offered; nil in single PC mode
 
-	mu             sync.Mutex
-	conn           *wsConn // nil while the client is away
-	connGen        int
-	closing        bool
-	leave          *livekit.LeaveRequest
-	reconnectHint  bool
+	mu            sync.Mutex
+	conn          *wsConn // nil while the client is away
+	connGen       int
+	closing       bool
+	leave         *livekit.LeaveRequest
+	reconnectHint bool
+	// silent ends the session without sending the leave (a simulated node failure:
+	// the client finds out when it tries to resume).
+	silent         bool
 	tokens         []auth.TokenRef // every token the client holds: join token, refreshes
 	tokenWanted    bool
 	disconnectedAt time.Time
@@ -149,7 +152,7 @@ func (s *Session) Close(leave *livekit.LeaveRequest) {
 		return
 	}
 	s.closing = true
-	if leave != nil {
+	if leave != nil && !s.silent {
 		l := proto.Clone(leave).(*livekit.LeaveRequest)
 		if s.reconnectHint {
 			l.Action = livekit.LeaveRequest_RECONNECT

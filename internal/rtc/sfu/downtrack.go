@@ -1,7 +1,9 @@
 package sfu
 
 import (
+	"bytes"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +25,8 @@ type DownTrack struct {
 	video        bool
 
 	binding atomic.Pointer[binding]
+	// unbound is closed when Pion unbinds the track (its sender stopped).
+	unbound chan struct{}
 	// paused stops forwarding to this subscriber alone (it disabled the track, or it
 	// is being unsubscribed).
 	paused atomic.Bool
@@ -39,6 +43,7 @@ type DownTrack struct {
 	switches uint64
 
 	packets, bytes, dropped atomic.Uint64
+	fillers                 atomic.Uint64
 }
 
 // binding is what Pion negotiated for a down track on one peer connection.
@@ -62,6 +67,7 @@ func NewDownTrack(recv *Receiver, id, streamID string) *DownTrack {
 		gen:     recv.gen.Load(),
 	}
 	d.target.Store(MaxLayers - 1)
+	d.unbound = make(chan struct{})
 	d.m.clockRate = recv.params.Codec.ClockRate
 	d.hdr.Extensions = d.extSpace[:0]
 	return d
@@ -98,6 +104,11 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		}
 	}
 	if chosen == nil {
+		// The subscriber cannot decode this track: it stays silent, and the rest of
+		// the description (every other track) still applies.
+		if cs := ctx.CodecParameters(); len(cs) > 0 {
+			return cs[0], nil
+		}
 		return webrtc.RTPCodecParameters{}, ErrNoCodec
 	}
 	b := &binding{ssrc: uint32(ctx.SSRC()), pt: uint8(chosen.PayloadType), w: ctx.WriteStream()}
@@ -114,13 +125,83 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	}
 	d.binding.Store(b)
 	d.recv.RequestKeyframe(d.recv.bestLayer(int(d.target.Load()), time.Now().UnixNano()))
+	go d.fillUntilMedia(b, chosen.MimeType)
 	return *chosen, nil
 }
 
 // Unbind implements webrtc.TrackLocal.
 func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
-	d.binding.Store(nil)
+	if d.binding.Swap(nil) != nil {
+		close(d.unbound)
+	}
 	return nil
+}
+
+// Filler packets. A client may only learn of a track on its first RTP packet (Pion's
+// OnTrack, which the Go SDK waits for), so a track with nothing to forward yet (muted,
+// or not flowing) gets a few made-up packets, as LiveKit sends them: padding for video,
+// silence for audio, every fillInterval for at most fillFor, until real media flows.
+const (
+	fillDelay    = 100 * time.Millisecond
+	fillInterval = 100 * time.Millisecond
+	fillFor      = 5 * time.Second
+)
+
+// silence is one 20 ms frame of silence per audio codec.
+var silence = map[string][]byte{
+	"audio/opus": {0xf8, 0xff, 0xfe},
+	"audio/pcmu": bytes.Repeat([]byte{0xff}, 160),
+	"audio/pcma": bytes.Repeat([]byte{0xd5}, 160),
+}
+
+// fillUntilMedia sends filler packets on binding b until media is forwarded, the track
+// is unbound, or fillFor has passed.
+func (d *DownTrack) fillUntilMedia(b *binding, mime string) {
+	var payload []byte
+	var step uint32
+	padding := false
+	if d.video {
+		payload = make([]byte, 32) // all padding: its last byte says so
+		payload[len(payload)-1] = byte(len(payload))
+		padding = true
+	} else {
+		payload = silence[strings.ToLower(mime)]
+		step = d.m.clockRate / 50
+		if payload == nil {
+			return
+		}
+	}
+	timer := time.NewTimer(fillDelay)
+	defer timer.Stop()
+	end := time.Now().Add(fillFor)
+	for time.Now().Before(end) {
+		select {
+		case <-d.unbound:
+			return
+		case <-timer.C:
+		}
+		if !d.fill(b, payload, padding, step) {
+			return
+		}
+		timer.Reset(fillInterval)
+	}
+}
+
+// fill sends one filler packet, unless media has started. It reports whether to go on.
+func (d *DownTrack) fill(b *binding, payload []byte, padding bool, step uint32) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.binding.Load() != b || d.packets.Load() > 0 || d.m.inSegment {
+		return false
+	}
+	now := time.Now().UnixNano()
+	seq, ts := d.m.filler(uint16(now>>10), uint32(now>>12), step, now)
+	// The marker closes each filler on its own, so depacketizers that group packets
+	// into frames (Pion's sample builder) never glue a filler to the first real frame.
+	h := rtp.Header{Version: 2, Padding: padding, Marker: true, PayloadType: b.pt, SequenceNumber: seq, Timestamp: ts, SSRC: b.ssrc}
+	_, _ = b.w.WriteRTP(&h, payload)
+	d.fillers.Add(1)
+	return true
 }
 
 // SetPaused stops (true) or resumes (false) forwarding to this subscriber. A video
@@ -241,8 +322,9 @@ func (d *DownTrack) write(layerIdx int, pkt *rtp.Packet, key bool, gen uint32, n
 // DownStats are a down track's counters.
 type DownStats struct {
 	Packets, Bytes, Dropped uint64
-	// Switches counts simulcast layer switches.
-	Switches uint64
+	// Switches counts simulcast layer switches; Fillers the made-up packets sent
+	// before media flowed.
+	Switches, Fillers uint64
 }
 
 // Stats returns the down track's counters.
@@ -250,7 +332,7 @@ func (d *DownTrack) Stats() DownStats {
 	d.mu.Lock()
 	sw := d.switches
 	d.mu.Unlock()
-	return DownStats{Packets: d.packets.Load(), Bytes: d.bytes.Load(), Dropped: d.dropped.Load(), Switches: sw}
+	return DownStats{Packets: d.packets.Load(), Bytes: d.bytes.Load(), Dropped: d.dropped.Load(), Switches: sw, Fillers: d.fillers.Load()}
 }
 
 // IsVideo reports whether d is a video track.

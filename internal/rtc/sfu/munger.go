@@ -41,6 +41,18 @@ func (m *munger) startSegment(seq uint16, ts uint32, now int64) {
 	m.highestIn = seq - 1
 }
 
+// filler returns the sequence number and timestamp of a packet the server makes up
+// (padding, silence) between segments: the next number, and a timestamp tsStep later.
+// The first one of a stream starts at seq and ts.
+func (m *munger) filler(seq uint16, ts, tsStep uint32, now int64) (uint16, uint32) {
+	if m.started {
+		seq, ts = m.lastSeqOut+1, m.lastTSOut+tsStep
+	}
+	m.started = true
+	m.lastSeqOut, m.lastTSOut, m.lastOutAt = seq, ts, now
+	return seq, ts
+}
+
 // pause ends the current segment: the next packet forwarded starts a new one.
 func (m *munger) pause() { m.inSegment = false }
 

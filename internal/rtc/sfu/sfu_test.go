@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -70,6 +71,7 @@ func (c *fakeContext) bind(t *testing.T, d *DownTrack) webrtc.RTPCodecParameters
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = d.Unbind(c) })
 	return p
 }
 
@@ -189,12 +191,102 @@ func TestPausedSubscriberGetsNothingOthersGetEverything(t *testing.T) {
 	}
 }
 
-func TestBindRefusesAnotherCodec(t *testing.T) {
+// A subscriber that cannot decode a track gets nothing of it, but its description
+// still applies (every other track of it works).
+func TestATrackTheSubscriberCannotDecodeStaysSilent(t *testing.T) {
 	r := NewReceiver(ReceiverParams{TrackID: "TR_v", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec})
+	r.startLayerForTest(0, nil)
 	d := NewDownTrack(r, "TR_v", "s")
-	if _, err := d.Bind(&fakeContext{codecs: []webrtc.RTPCodecParameters{opusCodec}, w: &fakeWriter{}}); err == nil {
-		t.Fatal("bound to a transport without VP8")
+	w := &fakeWriter{keep: true}
+	h264 := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, PayloadType: 102}
+	(&fakeContext{codecs: []webrtc.RTPCodecParameters{h264}, w: w}).bind(t, d)
+	r.AddDownTrack(d)
+	var pkt rtp.Packet
+	r.forward(0, packet(1, 1, vp8Payload(true, 1)), &pkt, time.Now().UnixNano())
+	if len(w.out) != 0 {
+		t.Fatalf("VP8 was sent to a subscriber that only takes H.264: %v", w.out)
 	}
+}
+
+// A down track with nothing to forward sends filler packets (video padding, audio
+// silence) until media flows, so SDKs that wait for a first packet learn of the track.
+func TestSilentTracksGetFillersUntilMediaFlows(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		kind  webrtc.RTPCodecType
+		codec webrtc.RTPCodecParameters
+	}{{"video", webrtc.RTPCodecTypeVideo, vp8Codec}, {"audio", webrtc.RTPCodecTypeAudio, opusCodec}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewReceiver(ReceiverParams{TrackID: "TR", Kind: tc.kind, Codec: tc.codec})
+			r.startLayerForTest(0, nil)
+			r.SetMuted(true)
+			d := NewDownTrack(r, "TR", "s")
+			w := &syncWriter{}
+			(&fakeContext{codecs: []webrtc.RTPCodecParameters{tc.codec}, ssrc: 9, w: w}).bind(t, d)
+			r.AddDownTrack(d)
+			deadline := time.Now().Add(5 * time.Second)
+			for d.Stats().Fillers < 3 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			out := w.take()
+			if len(out) < 3 {
+				t.Fatalf("%d fillers", len(out))
+			}
+			for i, s := range out {
+				if s.hdr.SSRC != 9 || (i > 0 && s.hdr.SequenceNumber != out[i-1].hdr.SequenceNumber+1) {
+					t.Fatalf("filler %d: %+v", i, s.hdr)
+				}
+				if tc.kind == webrtc.RTPCodecTypeVideo && (!s.hdr.Padding || int(s.payload[len(s.payload)-1]) != len(s.payload)) {
+					t.Fatalf("video filler is not all padding: %+v %x", s.hdr, s.payload)
+				}
+			}
+			// Media starts: fillers stop, and the sequence goes on from them.
+			r.SetMuted(false)
+			var pkt rtp.Packet
+			payload := vp8Payload(true, 7)
+			if tc.kind == webrtc.RTPCodecTypeAudio {
+				payload = []byte{0xfc, 7}
+			}
+			r.forward(0, packet(500, 900, payload), &pkt, time.Now().UnixNano())
+			media := w.take()
+			last := out[len(out)-1].hdr.SequenceNumber
+			for _, s := range media {
+				last++
+				if s.hdr.SequenceNumber != last {
+					t.Fatalf("sequence %d after fillers, want %d", s.hdr.SequenceNumber, last)
+				}
+			}
+			if n := d.Stats().Fillers; n != uint64(len(out)+len(media)-1) {
+				t.Logf("fillers %d, media %d", n, len(media))
+			}
+			if len(media) == 0 || media[len(media)-1].payload[len(media[len(media)-1].payload)-1] != 7 {
+				t.Fatalf("the media packet did not follow the fillers: %v", media)
+			}
+		})
+	}
+}
+
+// syncWriter is a fakeWriter safe for the filler goroutine.
+type syncWriter struct {
+	mu sync.Mutex
+	w  fakeWriter
+}
+
+func (s *syncWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.w.keep = true
+	return s.w.WriteRTP(h, payload)
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (s *syncWriter) take() []sent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.w.out
+	s.w.out = nil
+	return out
 }
 
 func TestKeyframeDetection(t *testing.T) {
