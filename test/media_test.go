@@ -315,24 +315,11 @@ func TestSimulcastLayerFollowsTrackSettings(t *testing.T) {
 		if err != nil {
 			t.Fatalf("PublishSimulcastTrack: %v", err)
 		}
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			tick := time.NewTicker(33 * time.Millisecond)
-			defer tick.Stop()
-			for n := uint32(0); ; n++ {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-				}
-				for q, tr := range tracks {
-					_ = tr.WriteSample(media.Sample{Data: vp8Frame(n, n%10 == 0, byte(q)), Duration: 33 * time.Millisecond}, nil)
-				}
+		writeFrames(t, 33*time.Millisecond, func(n uint32) {
+			for q, tr := range tracks {
+				_ = tr.WriteSample(media.Sample{Data: vp8Frame(n, n%10 == 0, byte(q)), Duration: 33 * time.Millisecond}, nil)
 			}
-		}()
-		defer func() { close(stop); <-done }()
+		})
 
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -648,32 +635,76 @@ func TestH264Forwarding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(33 * time.Millisecond)
-		defer tick.Stop()
-		for n := uint32(0); ; n++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			_ = tr.WriteSample(media.Sample{Data: h264Frame(n, n%15 == 0, 'H'), Duration: 33 * time.Millisecond}, nil)
-		}
-	}()
-	defer func() { close(stop); <-done }()
+	writeFrames(t, 33*time.Millisecond, func(n uint32) {
+		_ = tr.WriteSample(media.Sample{Data: h264Frame(n, n%15 == 0, 'H'), Duration: 33 * time.Millisecond}, nil)
+	})
 
 	remote := subscribedTrack(t, student, pub.SID())
 	if got := remote.Codec().MimeType; !strings.EqualFold(got, webrtc.MimeTypeH264) {
 		t.Fatalf("the subscriber got %s", got)
 	}
+	expectH264(t, remote, 20)
+}
+
+// A track published with a backup codec reaches a subscriber that cannot decode its
+// primary codec: the server asks the publisher for the backup (subscribed quality
+// update), the publisher adds it, and that subscriber gets the track in it while others
+// keep the primary.
+func TestBackupCodecReachesSubscribersWithoutThePrimary(t *testing.T) {
+	srv := testutil.StartServer(t)
+	speaker := srv.Join(t, "class", "speaker")
+	vp8, err := lksdk.NewLocalTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h264, err := lksdk.NewLocalTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := speaker.Room.LocalParticipant.PublishTrack(vp8, &lksdk.TrackPublicationOptions{
+		Name: "camera", BackupCodecPolicy: livekit.BackupCodecPolicy_SIMULCAST,
+	}, lksdk.WithBackupCodec(h264))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFrames(t, 33*time.Millisecond, func(n uint32) {
+		_ = vp8.WriteSample(media.Sample{Data: vp8Frame(n, n%10 == 0, 'V'), Duration: 33 * time.Millisecond}, nil)
+		_ = h264.WriteSample(media.Sample{Data: h264Frame(n, n%10 == 0, 'H'), Duration: 33 * time.Millisecond}, nil)
+	})
+
+	primary := srv.Join(t, "class", "primary")
+	backup := srv.Join(t, "class", "backup", testutil.WithSDKOptions(lksdk.WithCodecs([]livekit.Codec{{Mime: webrtc.MimeTypeH264}})))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	video := make(chan frame, 256)
+	go readVP8(ctx, subscribedTrack(t, primary, pub.SID()), video)
+	for _, f := range expectFrames(t, "primary subscriber", video, 5, true) {
+		if f.marker != 'V' {
+			t.Fatalf("the primary subscriber got frame %d with marker %q", f.n, f.marker)
+		}
+	}
+	tr := subscribedTrack(t, backup, pub.SID())
+	if !strings.EqualFold(tr.Codec().MimeType, webrtc.MimeTypeH264) {
+		t.Fatalf("the backup subscriber got %s", tr.Codec().MimeType)
+	}
+	expectH264(t, tr, 5)
+	if n := srv.Receiver(t, "class", "speaker", pub.SID()).DownTracks(); n != 1 {
+		t.Errorf("the primary codec's receiver has %d subscribers, want 1", n)
+	}
+}
+
+// expectH264 reassembles n H.264 access units of h264Frame from a remote track and
+// checks they come whole, in order, starting on a keyframe.
+func expectH264(t *testing.T, tr *webrtc.TrackRemote, n int) {
+	t.Helper()
 	sb := samplebuilder.New(64, &codecs.H264Packet{}, 90000)
 	var got []uint32
 	deadline := time.Now().Add(10 * time.Second)
-	for len(got) < 20 && time.Now().Before(deadline) {
-		_ = remote.SetReadDeadline(time.Now().Add(time.Second))
-		p, _, err := remote.ReadRTP()
+	for len(got) < n && time.Now().Before(deadline) {
+		_ = tr.SetReadDeadline(time.Now().Add(time.Second))
+		p, _, err := tr.ReadRTP()
 		if err != nil {
 			continue
 		}
@@ -690,14 +721,33 @@ func TestH264Forwarding(t *testing.T) {
 			if nal[2] != 'H' {
 				t.Fatalf("unexpected slice %x", nal[:8])
 			}
-			n := binary.BigEndian.Uint32(nal[3:])
-			if len(got) > 0 && n <= got[len(got)-1] {
-				t.Fatalf("access unit %d after %d", n, got[len(got)-1])
+			f := binary.BigEndian.Uint32(nal[3:])
+			if len(got) > 0 && f <= got[len(got)-1] {
+				t.Fatalf("access unit %d after %d", f, got[len(got)-1])
 			}
-			got = append(got, n)
+			got = append(got, f)
 		}
 	}
-	if len(got) < 20 {
-		t.Fatalf("%d access units arrived in 10 s", len(got))
+	if len(got) < n {
+		t.Fatalf("%d of %d H.264 access units arrived in 10 s", len(got), n)
 	}
+}
+
+// writeFrames calls write with 0, 1, 2… every interval until the test ends.
+func writeFrames(t *testing.T, interval time.Duration, write func(n uint32)) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for n := uint32(0); ; n++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			write(n)
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
 }

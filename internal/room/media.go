@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/proto"
@@ -16,16 +17,39 @@ type MediaSource interface {
 	SetMuted(muted bool)
 }
 
-// Subscription is a track a participant's connection is to receive.
+// Subscription is a track a participant's connection is to receive. The room pushes it
+// again when the track's media changes (a backup codec starts).
 type Subscription struct {
 	// TrackSID and PublisherSID name the track and its publisher, as the subscriber's
 	// SDK matches them ("PA_…|TR_…" in the media stream id).
 	TrackSID     string
 	PublisherSID string
-	// Source is the track's media.
-	Source MediaSource
+	// Video tells a video track from an audio one.
+	Video bool
+	// Codecs are the MIME types the track may be sent in, preferred first: the
+	// publisher's primary codec, then its backup codecs.
+	Codecs []string
+	// Sources are the track's media, one per codec the publisher sends.
+	Sources []MediaSource
 	// Layers are the track's simulcast layers as the publisher announced them.
 	Layers []*livekit.VideoLayer
+}
+
+// subscriptionOf describes pub's track t for a subscriber.
+func subscriptionOf(pub *Participant, t *track) Subscription {
+	s := Subscription{
+		TrackSID: t.info.Sid, PublisherSID: pub.sid, Video: t.info.Type == livekit.TrackType_VIDEO,
+		Sources: t.sources(), Layers: t.info.GetLayers(),
+	}
+	for _, c := range t.info.GetCodecs() {
+		if c.GetMimeType() != "" && !slices.Contains(s.Codecs, c.GetMimeType()) {
+			s.Codecs = append(s.Codecs, c.GetMimeType())
+		}
+	}
+	if len(s.Codecs) == 0 && t.info.MimeType != "" {
+		s.Codecs = []string{t.info.MimeType}
+	}
+	return s
 }
 
 // AttachMedia records that the media of the participant's track with client id cid
@@ -37,9 +61,25 @@ func (p *Participant) AttachMedia(cid string, src MediaSource) {
 		return
 	}
 	p.media[cid] = src
+	if sid, ok := p.backupCIDs[cid]; ok {
+		// A backup codec of a published track.
+		for i, t := range p.tracks {
+			if t.info.Sid == sid && !slices.Contains(t.backups, src) {
+				c := *t
+				c.backups = append(slices.Clone(t.backups), src)
+				p.tracks[i] = &c
+				r.muteSourceLocked(src, t.info.Muted)
+				r.syncForwardsLocked(p)
+				r.reconcileLocked()
+			}
+		}
+		return
+	}
 	for i, t := range p.tracks {
 		if t.cid == cid && t.source != src {
-			p.tracks[i] = &track{cid: t.cid, info: t.info, source: src}
+			c := *t
+			c.source = src
+			p.tracks[i] = &c
 			r.muteSourceLocked(src, t.info.Muted)
 			r.syncForwardsLocked(p)
 			r.reconcileLocked()
@@ -57,12 +97,112 @@ func (p *Participant) DetachMedia(src MediaSource) {
 		}
 	}
 	for i, t := range p.tracks {
-		if t.source == src {
-			p.tracks[i] = &track{cid: t.cid, info: t.info}
-			r.syncForwardsLocked(p)
-			r.reconcileLocked()
+		switch {
+		case t.source == src:
+			c := *t
+			c.source, c.backups = nil, nil
+			p.tracks[i] = &c
+		case slices.Contains(t.backups, src):
+			c := *t
+			c.backups = slices.DeleteFunc(slices.Clone(t.backups), func(m MediaSource) bool { return m == src })
+			p.tracks[i] = &c
+		default:
+			continue
+		}
+		r.syncForwardsLocked(p)
+		r.reconcileLocked()
+	}
+}
+
+// AddBackupCodec handles an add_track for an extra codec of a published track (its
+// sid is set): the stream with client id cid will carry the track in another codec.
+// It returns the track, for TrackPublishedResponse.
+func (p *Participant) AddBackupCodec(cid, trackSID string) (*livekit.TrackInfo, error) {
+	r := p.lockRoom()
+	defer r.unlock()
+	if p.left {
+		return nil, fmt.Errorf("%w: %q", ErrParticipantNotFound, p.identity)
+	}
+	for _, t := range p.tracks {
+		if t.info.Sid != trackSID {
+			continue
+		}
+		if _, ok := p.backupCIDs[cid]; !ok && len(p.backupCIDs) >= MaxTracksPerParticipant*MaxSimulcastCodecs {
+			return nil, fmt.Errorf("%w: too many backup codec streams", ErrInvalidArgument)
+		}
+		p.backupCIDs[cid] = trackSID
+		if src := p.media[cid]; src != nil {
+			r.afterUnlockLocked(func() { p.AttachMedia(cid, src) })
+		}
+		return t.info, nil
+	}
+	return nil, fmt.Errorf("%w: %q has no published track %q", ErrTrackNotFound, p.identity, trackSID)
+}
+
+// RequestCodec asks the publisher of the track with that SID to send it in codec (a
+// MIME type) too, for this participant, which cannot take the codecs it sends: a
+// subscribed_quality_update (video) or subscribed_audio_codec_update (audio), as
+// LiveKit sends them, naming the primary codec and the one wanted.
+func (p *Participant) RequestCodec(trackSID, codec string) {
+	r := p.lockRoom()
+	defer r.unlock()
+	for _, pub := range r.participants {
+		if pub.forwardOf != nil {
+			continue
+		}
+		for _, t := range pub.tracks {
+			if t.info.Sid != trackSID {
+				continue
+			}
+			key := trackSID + " " + strings.ToLower(codec)
+			if pub.codecsAsked[key] || len(pub.codecsAsked) >= MaxTracksPerParticipant*MaxSimulcastCodecs {
+				return
+			}
+			pub.codecsAsked[key] = true
+			pub.sink.Send(codecRequest(t.info, codec))
+			return
 		}
 	}
+}
+
+// shortCodec is a codec as the codec updates name it: "h264" for "video/H264".
+func shortCodec(mime string) string {
+	_, name, ok := strings.Cut(strings.ToLower(mime), "/")
+	if !ok {
+		return strings.ToLower(mime)
+	}
+	return name
+}
+
+// codecRequest is the update asking a publisher to send track ti in codec as well as
+// in its primary codec.
+func codecRequest(ti *livekit.TrackInfo, codec string) *livekit.SignalResponse {
+	primary, wanted := shortCodec(ti.MimeType), shortCodec(codec)
+	if ti.Type == livekit.TrackType_AUDIO {
+		return &livekit.SignalResponse{Message: &livekit.SignalResponse_SubscribedAudioCodecUpdate{
+			SubscribedAudioCodecUpdate: &livekit.SubscribedAudioCodecUpdate{
+				TrackSid: ti.Sid,
+				SubscribedAudioCodecs: []*livekit.SubscribedAudioCodec{
+					{Codec: primary, Enabled: true}, {Codec: wanted, Enabled: true},
+				},
+			},
+		}}
+	}
+	all := func() []*livekit.SubscribedQuality {
+		return []*livekit.SubscribedQuality{
+			{Quality: livekit.VideoQuality_LOW, Enabled: true},
+			{Quality: livekit.VideoQuality_MEDIUM, Enabled: true},
+			{Quality: livekit.VideoQuality_HIGH, Enabled: true},
+		}
+	}
+	return &livekit.SignalResponse{Message: &livekit.SignalResponse_SubscribedQualityUpdate{
+		SubscribedQualityUpdate: &livekit.SubscribedQualityUpdate{
+			TrackSid: ti.Sid,
+			SubscribedCodecs: []*livekit.SubscribedCodec{
+				{Codec: primary, Qualities: all()}, {Codec: wanted, Qualities: all()},
+			},
+		},
+	}}
 }
 
 // SetSubscriptions records the client's own choice to subscribe to or unsubscribe from
@@ -146,7 +286,7 @@ func (p *Participant) SetSubscriptionPermission(sp *livekit.SubscriptionPermissi
 // The first subscriber of a track makes its publisher hear track_subscribed.
 func (r *Room) reconcileLocked() {
 	for _, sub := range r.participants {
-		want := make(map[string]Subscription)
+		want := make(map[string]wanted)
 		seen := make(map[string]bool)
 		for _, pub := range r.participants {
 			for _, t := range pub.tracks {
@@ -170,7 +310,7 @@ func (r *Room) reconcileLocked() {
 					}})
 				}
 				if allowed {
-					want[t.info.Sid] = Subscription{TrackSID: t.info.Sid, PublisherSID: pub.sid, Source: t.source, Layers: t.info.GetLayers()}
+					want[t.info.Sid] = wanted{sub: subscriptionOf(pub, t), t: t}
 					if !pub.announced[t.info.Sid] && pub.forwardOf == nil {
 						pub.announced[t.info.Sid] = true
 						pub.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackSubscribed{
@@ -191,13 +331,20 @@ func (r *Room) reconcileLocked() {
 				sub.sink.Unsubscribe(sid)
 			}
 		}
-		for sid, s := range want {
-			if !sub.subscribed[sid] {
-				sub.subscribed[sid] = true
-				sub.sink.Subscribe(s)
+		for sid, w := range want {
+			if sub.subscribed[sid] != w.t {
+				sub.subscribed[sid] = w.t
+				sub.sink.Subscribe(w.sub)
 			}
 		}
 	}
+}
+
+// wanted is a subscription the room wants a participant to have, and the track as it
+// is now.
+type wanted struct {
+	sub Subscription
+	t   *track
 }
 
 // dropSubscriptionsLocked withdraws all of p's subscriptions (it leaves the room).

@@ -119,14 +119,20 @@ type Participant struct {
 	// autoSubscribe subscribes the participant to every track it may receive, unless
 	// an explicit choice says otherwise.
 	autoSubscribe bool
-	// subscribed are the tracks pushed to the participant's connection, by SID.
-	subscribed map[string]bool
+	// subscribed are the tracks pushed to the participant's connection, by SID, as
+	// they were when pushed (a changed track is pushed again).
+	subscribed map[string]*track
 	// media holds the media of the participant's tracks by client track id, from when
 	// it starts arriving (which may precede the track's publication).
 	media map[string]MediaSource
 	// announced are the SIDs of this participant's tracks whose first subscriber it
 	// was told of (track_subscribed).
 	announced map[string]bool
+	// backupCIDs maps the client ids of backup codec streams to their track's SID.
+	backupCIDs map[string]string
+	// codecsAsked are the (track SID, codec) this participant was asked to publish
+	// for its subscribers.
+	codecsAsked map[string]bool
 	// allowed is who may subscribe to this participant's tracks
 	// (subscription_permission); nil allows everyone.
 	allowed *livekit.SubscriptionPermission
@@ -149,6 +155,23 @@ type track struct {
 	info *livekit.TrackInfo
 	// source is the track's media (the SFU's receiver), nil until media arrives.
 	source MediaSource
+	// backups are the media of the track's backup codecs the publisher sends.
+	backups []MediaSource
+}
+
+// with returns a copy of t carrying info.
+func (t *track) with(info *livekit.TrackInfo) *track {
+	c := *t
+	c.info = info
+	return &c
+}
+
+// sources returns the track's media: the primary codec's first, then the backups'.
+func (t *track) sources() []MediaSource {
+	if t.source == nil {
+		return nil
+	}
+	return append([]MediaSource{t.source}, t.backups...)
 }
 
 // SID returns the participant's server-made session ID.
@@ -204,10 +227,12 @@ func newParticipant(r *Room, jp JoinParams) *Participant {
 		pending:        make(map[string]*livekit.TrackInfo),
 		subscriptions:  make(map[string]bool),
 		autoSubscribe:  jp.AutoSubscribe,
-		subscribed:     make(map[string]bool),
+		subscribed:     make(map[string]*track),
 		media:          make(map[string]MediaSource),
 		announced:      make(map[string]bool),
 		denied:         make(map[string]bool),
+		backupCIDs:     make(map[string]string),
+		codecsAsked:    make(map[string]bool),
 		forwards:       make(map[*Room]*Participant),
 	}
 	p.room.Store(r)

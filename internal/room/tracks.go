@@ -237,7 +237,7 @@ func (p *Participant) SetLayerSSRC(cid, rid string, ssrc uint32) {
 			changed = set(c.Layers) || changed
 		}
 		if changed {
-			p.tracks[i] = &track{cid: t.cid, info: info, source: t.source}
+			p.tracks[i] = t.with(info)
 			r.participantChangedLocked(p)
 		}
 		return
@@ -342,8 +342,11 @@ func (r *Room) setTrackMutedLocked(p *Participant, trackSID string, muted bool) 
 			// Tracks are shared with stand-ins in other rooms: replace, never modify.
 			info := proto.Clone(t.info).(*livekit.TrackInfo)
 			info.Muted = muted
-			p.tracks[i] = &track{cid: t.cid, info: info, source: t.source}
+			p.tracks[i] = t.with(info)
 			r.muteSourceLocked(t.source, muted)
+			for _, b := range t.backups {
+				r.muteSourceLocked(b, muted)
+			}
 			r.participantChangedLocked(p)
 			return info, nil
 		}

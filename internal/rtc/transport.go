@@ -592,7 +592,7 @@ func (t *Transport) AddDownTrack(d *sfu.DownTrack) (newSection bool, err error) 
 	for _, tr := range t.pc.GetTransceivers() {
 		if tr.Sender() == sender {
 			newSection = tr.Mid() == ""
-			if err := tr.SetCodecPreferences([]webrtc.RTPCodecParameters{d.Codec()}); err != nil {
+			if err := tr.SetCodecPreferences(d.Codecs()); err != nil {
 				_ = t.pc.RemoveTrack(sender)
 				return false, fmt.Errorf("track %s: %w", d.ID(), err)
 			}
@@ -637,4 +637,52 @@ func (t *Transport) RemoveDownTrack(trackSID string) error {
 		return t.negotiateLocked(false)
 	}
 	return nil
+}
+
+// defaultCodecs are the codec parameters offered for a codec no publisher sends yet (a
+// backup codec a subscriber may ask for), by lower-case MIME type.
+var defaultCodecs = map[string]webrtc.RTPCodecCapability{
+	"audio/opus": {MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+	"audio/pcmu": {MimeType: webrtc.MimeTypePCMU, ClockRate: 8000},
+	"audio/pcma": {MimeType: webrtc.MimeTypePCMA, ClockRate: 8000},
+	"video/vp8":  {MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
+	"video/vp9":  {MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0"},
+	"video/h264": {MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"},
+	"video/av1":  {MimeType: webrtc.MimeTypeAV1, ClockRate: 90000},
+}
+
+// NewDownTrack returns a subscriber's copy of a track that may be sent in codecs (MIME
+// types, preferred first), from sources (one receiver per codec sent so far).
+func NewDownTrack(id, streamID string, video bool, codecs []string, sources []*sfu.Receiver, onCodecWanted func(mime string)) *sfu.DownTrack {
+	kind := webrtc.RTPCodecTypeAudio
+	if video {
+		kind = webrtc.RTPCodecTypeVideo
+	}
+	var params []webrtc.RTPCodecParameters
+	add := func(c webrtc.RTPCodecParameters) {
+		for _, p := range params {
+			if strings.EqualFold(p.MimeType, c.MimeType) {
+				return
+			}
+		}
+		params = append(params, c)
+	}
+	for _, mime := range codecs {
+		found := false
+		for _, s := range sources {
+			if strings.EqualFold(s.Codec().MimeType, mime) {
+				add(s.Codec())
+				found = true
+			}
+		}
+		if c, ok := defaultCodecs[strings.ToLower(mime)]; ok && !found {
+			add(webrtc.RTPCodecParameters{RTPCodecCapability: c})
+		}
+	}
+	for _, s := range sources { // a source whose codec the track info does not name yet
+		add(s.Codec())
+	}
+	return sfu.NewDownTrack(sfu.DownTrackParams{
+		ID: id, StreamID: streamID, Kind: kind, Codecs: params, Sources: sources, OnCodecWanted: onCodecWanted,
+	})
 }

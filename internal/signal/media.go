@@ -61,7 +61,7 @@ func (s *Session) mediaLoop() {
 	layers := map[string][]*livekit.VideoLayer{}
 	defer func() {
 		for _, d := range downs {
-			d.Receiver().RemoveDownTrack(d)
+			d.Close()
 		}
 	}()
 	for {
@@ -118,17 +118,28 @@ type sections struct {
 }
 
 func (s *Session) startDownTrack(downs map[string]*sfu.DownTrack, sub room.Subscription, need *sections) *sfu.DownTrack {
-	recv, ok := sub.Source.(*sfu.Receiver)
-	if !ok || downs[sub.TrackSID] != nil {
+	sources := make([]*sfu.Receiver, 0, len(sub.Sources))
+	for _, src := range sub.Sources {
+		if r, ok := src.(*sfu.Receiver); ok {
+			sources = append(sources, r)
+		}
+	}
+	if d := downs[sub.TrackSID]; d != nil {
+		d.SetSources(sources) // the track changed: a backup codec started or ended
 		return nil
 	}
-	d := sfu.NewDownTrack(recv, sub.TrackSID, sub.PublisherSID+"|"+sub.TrackSID)
+	if len(sources) == 0 {
+		return nil
+	}
+	trackSID := sub.TrackSID
+	d := rtc.NewDownTrack(trackSID, sub.PublisherSID+"|"+trackSID, sub.Video, sub.Codecs, sources, func(mime string) {
+		s.p.RequestCodec(trackSID, mime)
+	})
 	newSection, err := s.mediaTransport().AddDownTrack(d)
 	if err != nil {
 		s.log.Debug("could not send a subscribed track", "track", sub.TrackSID, "error", err)
 		return nil
 	}
-	recv.AddDownTrack(d)
 	downs[sub.TrackSID] = d
 	need.changed = true
 	if newSection {
@@ -139,6 +150,19 @@ func (s *Session) startDownTrack(downs map[string]*sfu.DownTrack, sub room.Subsc
 		}
 	}
 	return d
+}
+
+func (s *Session) stopDownTrack(downs map[string]*sfu.DownTrack, sid string, need *sections) {
+	d := downs[sid]
+	if d == nil {
+		return
+	}
+	delete(downs, sid)
+	d.Close()
+	if err := s.mediaTransport().RemoveDownTrack(sid); err != nil {
+		s.log.Debug("could not stop a subscribed track", "track", sid, "error", err)
+	}
+	need.changed = true
 }
 
 // maxTrackSettings bounds the track settings a session remembers for tracks it is not
@@ -188,17 +212,4 @@ func targetLayer(ts *livekit.UpdateTrackSettings, layers []*livekit.VideoLayer) 
 		return 1
 	}
 	return sfu.MaxLayers - 1
-}
-
-func (s *Session) stopDownTrack(downs map[string]*sfu.DownTrack, sid string, need *sections) {
-	d := downs[sid]
-	if d == nil {
-		return
-	}
-	delete(downs, sid)
-	d.Receiver().RemoveDownTrack(d)
-	if err := s.mediaTransport().RemoveDownTrack(sid); err != nil {
-		s.log.Debug("could not stop a subscribed track", "track", sid, "error", err)
-	}
-	need.changed = true
 }

@@ -217,7 +217,15 @@ func (s *Session) handleOffer(offer *livekit.SessionDescription) {
 // handleAddTrack answers a track announcement with its server-made SID, or with a
 // RequestResponse saying why it was refused.
 func (s *Session) handleAddTrack(req *livekit.AddTrackRequest) {
-	ti, err := s.p.AddTrack(req)
+	var ti *livekit.TrackInfo
+	var err error
+	if req.GetSid() != "" && req.GetCid() != "" {
+		// A backup codec of a track already published (the SDKs leave type and
+		// source unset in this request).
+		ti, err = s.p.AddBackupCodec(req.GetCid(), req.GetSid())
+	} else {
+		ti, err = s.p.AddTrack(req)
+	}
 	if err != nil {
 		s.log.Debug("add_track refused", "cid", req.GetCid(), "error", err)
 		reason := livekit.RequestResponse_INVALID_REQUEST

@@ -27,7 +27,7 @@ func BenchmarkForward(b *testing.B) {
 					Extensions: []webrtc.RTPHeaderExtensionParameter{{URI: audioLevelURI, ID: 1}}})
 				r.startLayerForTest(0, nil)
 				for i := range subs {
-					d := NewDownTrack(r, "TR", "s")
+					d := NewSimpleDownTrack(r, "TR", "s")
 					ctx := &fakeContext{codecs: []webrtc.RTPCodecParameters{codec}, ssrc: webrtc.SSRC(i + 1), w: &fakeWriter{},
 						exts: []webrtc.RTPHeaderExtensionParameter{{URI: audioLevelURI, ID: 5}}}
 					if _, err := d.Bind(ctx); err != nil {

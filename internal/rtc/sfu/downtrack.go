@@ -12,21 +12,41 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// ErrNoCodec is returned by Bind when the subscriber's transport negotiated none of
-// the codecs the publisher sends.
-var ErrNoCodec = errors.New("the subscriber accepts none of the track's codecs")
+// ErrNoCodec is returned by Bind when the subscriber's transport negotiated no codec
+// at all for the track.
+var ErrNoCodec = errors.New("the subscriber negotiated no codec for the track")
+
+// DownTrackParams describe one subscriber's copy of a track.
+type DownTrackParams struct {
+	// ID and StreamID are the track id and msid stream id the subscriber's SDK expects
+	// ("TR_…", and "PA_…|TR_…" naming the publisher).
+	ID, StreamID string
+	Kind         webrtc.RTPCodecType
+	// Codecs are the codecs the track can be sent in, preferred first: the publisher's
+	// primary codec, then its backup codecs (simulcast codecs).
+	Codecs []webrtc.RTPCodecParameters
+	// Sources are the track's receivers: one per codec the publisher sends so far.
+	Sources []*Receiver
+	// OnCodecWanted is called, on a goroutine of its own, when the subscriber
+	// negotiated a codec the publisher does not send yet.
+	OnCodecWanted func(mime string)
+}
 
 // DownTrack is one subscriber's copy of a published track: a webrtc.TrackLocal that Pion
-// binds to the subscriber's peer connection, fed by the track's Receiver.
+// binds to the subscriber's peer connection. Once bound, it takes its packets from the
+// receiver of the codec the subscriber negotiated.
 type DownTrack struct {
-	id, streamID string
-	recv         *Receiver
-	family       int
-	video        bool
+	params DownTrackParams
+	video  bool
+
+	// src is the receiver feeding the track, nil until the negotiated codec's arrives.
+	src atomic.Pointer[Receiver]
+	// attachMu serialises choosing the source (at Bind, and when sources change).
+	attachMu sync.Mutex
+	sources  []*Receiver
+	wanted   string
 
 	binding atomic.Pointer[binding]
-	// unbound is closed when Pion unbinds the track (its sender stopped).
-	unbound chan struct{}
 	// paused stops forwarding to this subscriber alone (it disabled the track, or it
 	// is being unsubscribed).
 	paused atomic.Bool
@@ -36,6 +56,7 @@ type DownTrack struct {
 	// mu serialises writes: each simulcast layer is read on its own goroutine.
 	mu       sync.Mutex
 	m        munger
+	family   int
 	gen      uint32
 	current  int // the layer being forwarded; -1 until a keyframe starts one
 	hdr      rtp.Header
@@ -48,99 +69,178 @@ type DownTrack struct {
 
 // binding is what Pion negotiated for a down track on one peer connection.
 type binding struct {
-	ssrc uint32
-	pt   uint8
-	w    webrtc.TrackLocalWriter
-	// The forwarded extensions: publisher ID extIn[i] is sent as extOut[i].
+	ssrc  uint32
+	pt    uint8
+	w     webrtc.TrackLocalWriter
+	codec webrtc.RTPCodecCapability
+	exts  []webrtc.RTPHeaderExtensionParameter
+	// done is closed when Pion unbinds the track.
+	done chan struct{}
+	// The forwarded extensions of the current source: its extension ID extIn[i] is
+	// sent as extOut[i].
 	extIn, extOut [8]uint8
 	nExt          int
 }
 
-// NewDownTrack returns a down track of recv's stream, with the track id and msid stream
-// id the subscriber's SDK expects ("TR_…", and "PA_…|TR_…" naming the publisher).
-func NewDownTrack(recv *Receiver, id, streamID string) *DownTrack {
-	d := &DownTrack{
-		id: id, streamID: streamID, recv: recv,
-		family:  recv.family,
-		video:   recv.params.Kind == webrtc.RTPCodecTypeVideo,
-		current: -1,
-		gen:     recv.gen.Load(),
-	}
+// NewDownTrack returns a subscriber's copy of a track.
+func NewDownTrack(p DownTrackParams) *DownTrack {
+	d := &DownTrack{params: p, video: p.Kind == webrtc.RTPCodecTypeVideo, current: -1, sources: p.Sources}
 	d.target.Store(MaxLayers - 1)
-	d.unbound = make(chan struct{})
-	d.m.clockRate = recv.params.Codec.ClockRate
 	d.hdr.Extensions = d.extSpace[:0]
 	return d
 }
 
+// NewSimpleDownTrack returns a down track of one receiver's stream in its one codec.
+func NewSimpleDownTrack(recv *Receiver, id, streamID string) *DownTrack {
+	return NewDownTrack(DownTrackParams{
+		ID: id, StreamID: streamID, Kind: recv.params.Kind,
+		Codecs: []webrtc.RTPCodecParameters{recv.params.Codec}, Sources: []*Receiver{recv},
+	})
+}
+
 // ID implements webrtc.TrackLocal: the track's SID.
-func (d *DownTrack) ID() string { return d.id }
+func (d *DownTrack) ID() string { return d.params.ID }
 
 // RID implements webrtc.TrackLocal.
 func (d *DownTrack) RID() string { return "" }
 
 // StreamID implements webrtc.TrackLocal.
-func (d *DownTrack) StreamID() string { return d.streamID }
+func (d *DownTrack) StreamID() string { return d.params.StreamID }
 
 // Kind implements webrtc.TrackLocal.
-func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.recv.params.Kind }
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.params.Kind }
 
-// Receiver returns the receiver feeding d.
-func (d *DownTrack) Receiver() *Receiver { return d.recv }
+// Receiver returns the receiver feeding d, or nil.
+func (d *DownTrack) Receiver() *Receiver { return d.src.Load() }
 
-// Codec returns the codec d sends (the publisher's).
-func (d *DownTrack) Codec() webrtc.RTPCodecParameters { return d.recv.params.Codec }
+// Codecs returns the codecs d may be sent in, preferred first.
+func (d *DownTrack) Codecs() []webrtc.RTPCodecParameters { return d.params.Codecs }
 
-// Bind implements webrtc.TrackLocal: it picks the negotiated codec matching the
-// publisher's and maps the header extensions both sides know.
+// Bind implements webrtc.TrackLocal: it picks the first of the track's codecs the
+// subscriber negotiated and takes its packets from that codec's receiver (asking the
+// publisher for the codec when it does not send it yet).
 func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	want := d.recv.params.Codec.RTPCodecCapability
+	negotiated := ctx.CodecParameters()
+	if len(negotiated) == 0 {
+		return webrtc.RTPCodecParameters{}, ErrNoCodec
+	}
 	var chosen *webrtc.RTPCodecParameters
-	for _, c := range ctx.CodecParameters() {
-		if sameCodec(c.RTPCodecCapability, want) {
-			c := c
-			chosen = &c
+	for _, want := range d.params.Codecs {
+		for _, c := range negotiated {
+			if sameCodec(c.RTPCodecCapability, want.RTPCodecCapability) {
+				c := c
+				chosen = &c
+				break
+			}
+		}
+		if chosen != nil {
 			break
 		}
 	}
 	if chosen == nil {
-		// The subscriber cannot decode this track: it stays silent, and the rest of
-		// the description (every other track) still applies.
-		if cs := ctx.CodecParameters(); len(cs) > 0 {
-			return cs[0], nil
-		}
-		return webrtc.RTPCodecParameters{}, ErrNoCodec
+		// The subscriber can decode none of the track's codecs: it stays silent, and
+		// the rest of the description (every other track) still applies.
+		return negotiated[0], nil
 	}
-	b := &binding{ssrc: uint32(ctx.SSRC()), pt: uint8(chosen.PayloadType), w: ctx.WriteStream()}
-	for _, e := range ctx.HeaderExtensions() {
-		if !forwardedExtensions[e.URI] || e.ID <= 0 || e.ID > 14 {
-			continue
-		}
-		for in := uint8(1); in < 15 && b.nExt < len(b.extIn); in++ {
-			if d.recv.extensionURI(in) == e.URI {
-				b.extIn[b.nExt], b.extOut[b.nExt] = in, uint8(e.ID)
-				b.nExt++
-			}
-		}
+	b := &binding{
+		ssrc: uint32(ctx.SSRC()), pt: uint8(chosen.PayloadType), w: ctx.WriteStream(),
+		codec: chosen.RTPCodecCapability, exts: ctx.HeaderExtensions(), done: make(chan struct{}),
 	}
 	d.binding.Store(b)
-	d.recv.RequestKeyframe(d.recv.bestLayer(int(d.target.Load()), time.Now().UnixNano()))
-	go d.fillUntilMedia(b, chosen.MimeType)
+	d.attachMatching()
+	go d.fillUntilMedia(b.done, chosen.RTPCodecCapability)
 	return *chosen, nil
 }
 
 // Unbind implements webrtc.TrackLocal.
 func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
-	if d.binding.Swap(nil) != nil {
-		close(d.unbound)
+	if b := d.binding.Swap(nil); b != nil {
+		close(b.done)
+	}
+	if src := d.src.Swap(nil); src != nil {
+		src.RemoveDownTrack(d)
 	}
 	return nil
 }
 
+// SetSources replaces the track's receivers (a backup codec started, or ended).
+func (d *DownTrack) SetSources(sources []*Receiver) {
+	d.attachMu.Lock()
+	d.sources = sources
+	d.attachMu.Unlock()
+	d.attachMatching()
+}
+
+// Close stops d receiving media.
+func (d *DownTrack) Close() {
+	if src := d.src.Swap(nil); src != nil {
+		src.RemoveDownTrack(d)
+	}
+}
+
+// attachMatching feeds d from the source of its negotiated codec, or asks for that
+// codec when no source sends it.
+func (d *DownTrack) attachMatching() {
+	d.attachMu.Lock()
+	defer d.attachMu.Unlock()
+	b := d.binding.Load()
+	if b == nil {
+		return
+	}
+	for _, src := range d.sources {
+		if !sameCodec(src.params.Codec.RTPCodecCapability, b.codec) {
+			continue
+		}
+		if d.src.Load() != src {
+			d.attach(src, b)
+		}
+		return
+	}
+	if mime := b.codec.MimeType; d.wanted != mime && d.params.OnCodecWanted != nil {
+		d.wanted = mime
+		go d.params.OnCodecWanted(mime)
+	}
+}
+
+// attach makes src feed d, whose binding is b: the extension map follows src's IDs, and
+// the stream starts a new segment on src's next keyframe.
+func (d *DownTrack) attach(src *Receiver, b *binding) {
+	nb := *b
+	nb.nExt = 0
+	for _, e := range b.exts {
+		if !forwardedExtensions[e.URI] || e.ID <= 0 || e.ID > 14 {
+			continue
+		}
+		for in := uint8(1); in < 15 && nb.nExt < len(nb.extIn); in++ {
+			if src.extensionURI(in) == e.URI {
+				nb.extIn[nb.nExt], nb.extOut[nb.nExt] = in, uint8(e.ID)
+				nb.nExt++
+			}
+		}
+	}
+	d.mu.Lock()
+	if !d.binding.CompareAndSwap(b, &nb) {
+		d.mu.Unlock()
+		return // unbound meanwhile
+	}
+	d.family = src.family
+	d.m.clockRate = src.params.Codec.ClockRate
+	d.gen = src.gen.Load()
+	d.current = -1
+	d.m.pause()
+	d.mu.Unlock()
+	if old := d.src.Swap(src); old != nil && old != src {
+		old.RemoveDownTrack(d)
+	}
+	src.AddDownTrack(d)
+	src.RequestKeyframe(src.bestLayer(int(d.target.Load()), time.Now().UnixNano()))
+}
+
 // Filler packets. A client may only learn of a track on its first RTP packet (Pion's
 // OnTrack, which the Go SDK waits for), so a track with nothing to forward yet (muted,
-// or not flowing) gets a few made-up packets, as LiveKit sends them: padding for video,
-// silence for audio, every fillInterval for at most fillFor, until real media flows.
+// not flowing, or waiting for a backup codec) gets a few made-up packets, as LiveKit
+// sends them: padding for video, silence for audio, every fillInterval for at most
+// fillFor, until real media flows.
 const (
 	fillDelay    = 100 * time.Millisecond
 	fillInterval = 100 * time.Millisecond
@@ -154,9 +254,9 @@ var silence = map[string][]byte{
 	"audio/pcma": bytes.Repeat([]byte{0xd5}, 160),
 }
 
-// fillUntilMedia sends filler packets on binding b until media is forwarded, the track
-// is unbound, or fillFor has passed.
-func (d *DownTrack) fillUntilMedia(b *binding, mime string) {
+// fillUntilMedia sends filler packets in codec until media is forwarded, the binding
+// ends (done), or fillFor has passed.
+func (d *DownTrack) fillUntilMedia(done <-chan struct{}, codec webrtc.RTPCodecCapability) {
 	var payload []byte
 	var step uint32
 	padding := false
@@ -165,8 +265,8 @@ func (d *DownTrack) fillUntilMedia(b *binding, mime string) {
 		payload[len(payload)-1] = byte(len(payload))
 		padding = true
 	} else {
-		payload = silence[strings.ToLower(mime)]
-		step = d.m.clockRate / 50
+		payload = silence[strings.ToLower(codec.MimeType)]
+		step = codec.ClockRate / 50
 		if payload == nil {
 			return
 		}
@@ -176,11 +276,11 @@ func (d *DownTrack) fillUntilMedia(b *binding, mime string) {
 	end := time.Now().Add(fillFor)
 	for time.Now().Before(end) {
 		select {
-		case <-d.unbound:
+		case <-done:
 			return
 		case <-timer.C:
 		}
-		if !d.fill(b, payload, padding, step) {
+		if !d.fill(payload, padding, step) {
 			return
 		}
 		timer.Reset(fillInterval)
@@ -188,10 +288,11 @@ func (d *DownTrack) fillUntilMedia(b *binding, mime string) {
 }
 
 // fill sends one filler packet, unless media has started. It reports whether to go on.
-func (d *DownTrack) fill(b *binding, payload []byte, padding bool, step uint32) bool {
+func (d *DownTrack) fill(payload []byte, padding bool, step uint32) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.binding.Load() != b || d.packets.Load() > 0 || d.m.inSegment {
+	b := d.binding.Load()
+	if b == nil || d.packets.Load() > 0 || d.m.inSegment {
 		return false
 	}
 	now := time.Now().UnixNano()
@@ -204,11 +305,22 @@ func (d *DownTrack) fill(b *binding, payload []byte, padding bool, step uint32) 
 	return true
 }
 
+// requestKeyframe asks the current source for a keyframe on the layer the subscriber
+// gets.
+func (d *DownTrack) requestKeyframe(layerIdx int) {
+	if src := d.src.Load(); src != nil {
+		if layerIdx < 0 {
+			layerIdx = src.bestLayer(int(d.target.Load()), time.Now().UnixNano())
+		}
+		src.RequestKeyframe(layerIdx)
+	}
+}
+
 // SetPaused stops (true) or resumes (false) forwarding to this subscriber. A video
 // track resumes on a keyframe.
 func (d *DownTrack) SetPaused(paused bool) {
 	if d.paused.Swap(paused) && !paused {
-		d.recv.RequestKeyframe(d.recv.bestLayer(int(d.target.Load()), time.Now().UnixNano()))
+		d.requestKeyframe(-1)
 	}
 }
 
@@ -217,15 +329,15 @@ func (d *DownTrack) SetPaused(paused bool) {
 func (d *DownTrack) SetTargetLayer(layerIdx int) {
 	layerIdx = min(max(layerIdx, 0), MaxLayers-1)
 	if d.target.Swap(int32(layerIdx)) != int32(layerIdx) {
-		d.recv.RequestKeyframe(d.recv.bestLayer(layerIdx, time.Now().UnixNano()))
+		if src := d.src.Load(); src != nil {
+			src.RequestKeyframe(src.bestLayer(layerIdx, time.Now().UnixNano()))
+		}
 	}
 }
 
 // RequestKeyframe asks the publisher for a keyframe on the layer the subscriber gets
 // (the subscriber lost its picture).
-func (d *DownTrack) RequestKeyframe() {
-	d.recv.RequestKeyframe(d.recv.bestLayer(int(d.target.Load()), time.Now().UnixNano()))
-}
+func (d *DownTrack) RequestKeyframe() { d.requestKeyframe(-1) }
 
 // CurrentLayer returns the layer being forwarded, or -1.
 func (d *DownTrack) CurrentLayer() int {
@@ -237,7 +349,7 @@ func (d *DownTrack) CurrentLayer() int {
 // write forwards one packet of a layer; it runs on that layer's reading goroutine. key
 // says whether the packet may start a segment (audio always may; video on a keyframe);
 // gen is the receiver's interruption count.
-func (d *DownTrack) write(layerIdx int, pkt *rtp.Packet, key bool, gen uint32, now int64) {
+func (d *DownTrack) write(r *Receiver, layerIdx int, pkt *rtp.Packet, key bool, gen uint32, now int64) {
 	b := d.binding.Load()
 	if b == nil {
 		return
@@ -252,14 +364,17 @@ func (d *DownTrack) write(layerIdx int, pkt *rtp.Packet, key bool, gen uint32, n
 			return
 		}
 	}
-	want := d.recv.bestLayer(int(d.target.Load()), now)
+	if d.src.Load() != r {
+		return // a receiver d just left
+	}
+	want := r.bestLayer(int(d.target.Load()), now)
 	if layerIdx != d.current {
 		// Another layer: the one to switch to, once it brings a keyframe.
 		if layerIdx != want {
 			return
 		}
 		if !key || len(pkt.Payload) == 0 {
-			d.recv.RequestKeyframe(want)
+			r.RequestKeyframe(want)
 			if d.current < 0 {
 				d.dropped.Add(1)
 			}
@@ -271,7 +386,7 @@ func (d *DownTrack) write(layerIdx int, pkt *rtp.Packet, key bool, gen uint32, n
 		d.current = layerIdx
 		d.m.pause()
 	} else if want != d.current && want >= 0 {
-		d.recv.RequestKeyframe(want)
+		r.RequestKeyframe(want)
 	}
 	if len(pkt.Payload) == 0 { // padding only (bandwidth probing): not forwarded
 		if d.m.inSegment {
@@ -282,7 +397,7 @@ func (d *DownTrack) write(layerIdx int, pkt *rtp.Packet, key bool, gen uint32, n
 	if !d.m.inSegment {
 		if !key {
 			d.dropped.Add(1)
-			d.recv.RequestKeyframe(layerIdx)
+			r.RequestKeyframe(layerIdx)
 			return
 		}
 		d.m.startSegment(pkt.SequenceNumber, pkt.Timestamp, now)

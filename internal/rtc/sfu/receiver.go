@@ -170,7 +170,7 @@ func (r *Receiver) forward(layerIdx int, b []byte, pkt *rtp.Packet, now int64) {
 	}
 	gen := r.gen.Load()
 	for _, d := range *r.downs.Load() {
-		d.write(layerIdx, pkt, key, gen, now)
+		d.write(r, layerIdx, pkt, key, gen, now)
 	}
 }
 
@@ -299,17 +299,18 @@ func sameCodec(a webrtc.RTPCodecCapability, b webrtc.RTPCodecCapability) bool {
 		return false
 	}
 	if strings.EqualFold(a.MimeType, webrtc.MimeTypeH264) {
-		// The profile (not the level) and the packetization mode must match.
+		// The profile (not its constraints or level) and the packetization mode must
+		// match.
 		return h264Profile(a.SDPFmtpLine) == h264Profile(b.SDPFmtpLine) &&
 			fmtpValue(a.SDPFmtpLine, "packetization-mode") == fmtpValue(b.SDPFmtpLine, "packetization-mode")
 	}
 	return true
 }
 
-// h264Profile returns profile_idc and the constraint flags of an H.264 fmtp line.
+// h264Profile returns profile_idc of an H.264 fmtp line.
 func h264Profile(line string) string {
 	v := fmtpValue(line, "profile-level-id")
-	return v[:min(4, len(v))]
+	return v[:min(2, len(v))]
 }
 
 // fmtpValue returns the value of key in an fmtp line ("a=1;b=2").

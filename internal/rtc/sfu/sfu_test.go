@@ -95,7 +95,7 @@ func TestDownTrackRewritesAndWaitsForAKeyframe(t *testing.T) {
 	var pliCount int
 	r := NewReceiver(ReceiverParams{TrackID: "TR_v", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec})
 	r.startLayerForTest(0, func() { pliCount++ })
-	d := NewDownTrack(r, "TR_v", "PA_p|TR_v")
+	d := NewSimpleDownTrack(r, "TR_v", "PA_p|TR_v")
 	w := &fakeWriter{keep: true}
 	ctx := &fakeContext{codecs: []webrtc.RTPCodecParameters{opusCodec, {RTPCodecCapability: vp8Codec.RTPCodecCapability, PayloadType: 120}}, ssrc: 777, w: w}
 	if got := ctx.bind(t, d); got.PayloadType != 120 {
@@ -122,7 +122,7 @@ func TestDownTrackRewritesAndWaitsForAKeyframe(t *testing.T) {
 func TestMuteResumesContinuouslyOnAKeyframe(t *testing.T) {
 	r := NewReceiver(ReceiverParams{TrackID: "TR_v", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec})
 	r.startLayerForTest(0, nil)
-	d := NewDownTrack(r, "TR_v", "PA_p|TR_v")
+	d := NewSimpleDownTrack(r, "TR_v", "PA_p|TR_v")
 	w := &fakeWriter{keep: true}
 	(&fakeContext{codecs: []webrtc.RTPCodecParameters{vp8Codec}, ssrc: 1, w: w}).bind(t, d)
 	r.AddDownTrack(d)
@@ -159,7 +159,7 @@ func TestPausedSubscriberGetsNothingOthersGetEverything(t *testing.T) {
 		Extensions: []webrtc.RTPHeaderExtensionParameter{{URI: audioLevelURI, ID: 1}, {URI: "urn:ietf:params:rtp-hdrext:sdes:mid", ID: 4}}})
 	r.startLayerForTest(0, nil)
 	wa, wb := &fakeWriter{keep: true}, &fakeWriter{keep: true}
-	a, b := NewDownTrack(r, "TR_a", "s"), NewDownTrack(r, "TR_a", "s")
+	a, b := NewSimpleDownTrack(r, "TR_a", "s"), NewSimpleDownTrack(r, "TR_a", "s")
 	exts := []webrtc.RTPHeaderExtensionParameter{{URI: audioLevelURI, ID: 10}, {URI: "urn:ietf:params:rtp-hdrext:sdes:mid", ID: 3}}
 	(&fakeContext{codecs: []webrtc.RTPCodecParameters{opusCodec}, exts: exts, ssrc: 1, w: wa}).bind(t, a)
 	(&fakeContext{codecs: []webrtc.RTPCodecParameters{opusCodec}, exts: exts, ssrc: 2, w: wb}).bind(t, b)
@@ -196,7 +196,7 @@ func TestPausedSubscriberGetsNothingOthersGetEverything(t *testing.T) {
 func TestATrackTheSubscriberCannotDecodeStaysSilent(t *testing.T) {
 	r := NewReceiver(ReceiverParams{TrackID: "TR_v", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec})
 	r.startLayerForTest(0, nil)
-	d := NewDownTrack(r, "TR_v", "s")
+	d := NewSimpleDownTrack(r, "TR_v", "s")
 	w := &fakeWriter{keep: true}
 	h264 := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, PayloadType: 102}
 	(&fakeContext{codecs: []webrtc.RTPCodecParameters{h264}, w: w}).bind(t, d)
@@ -220,7 +220,7 @@ func TestSilentTracksGetFillersUntilMediaFlows(t *testing.T) {
 			r := NewReceiver(ReceiverParams{TrackID: "TR", Kind: tc.kind, Codec: tc.codec})
 			r.startLayerForTest(0, nil)
 			r.SetMuted(true)
-			d := NewDownTrack(r, "TR", "s")
+			d := NewSimpleDownTrack(r, "TR", "s")
 			w := &syncWriter{}
 			(&fakeContext{codecs: []webrtc.RTPCodecParameters{tc.codec}, ssrc: 9, w: w}).bind(t, d)
 			r.AddDownTrack(d)
@@ -362,7 +362,7 @@ func TestSimulcastSwitchesOnAKeyframeOfTheTargetLayer(t *testing.T) {
 	for i := range MaxLayers {
 		r.startLayerForTest(i, func() { asked[i]++ })
 	}
-	d := NewDownTrack(r, "TR_v", "s")
+	d := NewSimpleDownTrack(r, "TR_v", "s")
 	w := &fakeWriter{keep: true}
 	(&fakeContext{codecs: []webrtc.RTPCodecParameters{vp8Codec}, ssrc: 1, w: w}).bind(t, d)
 	r.AddDownTrack(d)
