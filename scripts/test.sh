@@ -66,6 +66,9 @@ echo "== golangci-lint"
 echo "== go test -race"
 go test -race -count=1 ./...
 
+echo "== the official Go SDK's integration tests against Usher"
+./scripts/sdk-integration.sh
+
 # Every fuzz target: package and name. A target added without a line here fails below.
 FUZZ_TARGETS=(
   "./internal/auth FuzzVerify"
