@@ -17,6 +17,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -51,12 +52,17 @@ func main() {
 	warmup := flag.Duration("warmup", 5*time.Second, "media: time between all subscriptions being up and the measurement window")
 	window := flag.Duration("window", 20*time.Second, "media: measurement window")
 	runs := flag.Int("runs", 1, "media: runs of each load against each server (the table shows the median and the spread)")
+	quiet := flag.Float64("quiet", 25, "media: before each run, wait (up to 10 min) until the machine's CPU has been under this % of all cores for 3 s; 0: do not wait")
+	maxOther := flag.Float64("max-other", 30, "media: redo a run (up to 3 times) when other processes used more than this % of one core during its window; 0: keep every run")
 	flag.Parse()
 	lksdk.SetLogger(protoLogger.GetDiscardLogger())
 
 	bins := map[string]string{}
 	targets := []string{*target}
 	if *target == "both" {
+		if *scenario != "media" {
+			fail(errors.New("-target both is for -scenario media; run the others once per target"))
+		}
 		targets = []string{targetUsher, targetLiveKit}
 	}
 	for _, t := range targets {
@@ -84,7 +90,7 @@ func main() {
 	case "update":
 		err = runUpdate(*sizes, *probes, *parallel, start)
 	case "media":
-		err = runMedia(mediaConfig{loads: *loads, targets: targets, bins: bins, warmup: *warmup, window: *window, runs: *runs, parallel: *parallel})
+		err = runMedia(mediaConfig{loads: *loads, targets: targets, bins: bins, warmup: *warmup, window: *window, runs: *runs, parallel: *parallel, quiet: *quiet, maxOther: *maxOther})
 	default:
 		err = fmt.Errorf("unknown scenario %q", *scenario)
 	}
@@ -113,6 +119,9 @@ func resolveBins(bins map[string]string) error {
 			return fmt.Errorf("%w (%w)", errNoLiveKit, err)
 		}
 		bins[targetLiveKit] = path
+		if out, err := exec.Command(path, "--version").Output(); err == nil { //nolint:gosec // G204: the binary the user chose
+			fmt.Printf("livekit: %s (%s)\n", strings.TrimSpace(string(out)), path)
+		}
 	}
 	return nil
 }

@@ -52,6 +52,9 @@ type mediaConfig struct {
 	bins           map[string]string
 	warmup, window time.Duration
 	runs, parallel int
+	// quiet is the machine CPU (% of all cores) to wait for before a run; maxOther
+	// the CPU other processes may take (% of one core) during a kept run.
+	quiet, maxOther float64
 }
 
 // mediaResult is what one run of a load against one server measured.
@@ -134,8 +137,7 @@ func runMedia(cfg mediaConfig) error {
 	for run := 1; run <= cfg.runs; run++ {
 		for _, l := range loads {
 			for _, t := range cfg.targets {
-				fmt.Printf("run %d/%d  %-9s %-7s ... ", run, cfg.runs, l.name, t)
-				r, err := runMediaOnce(l, t, cfg)
+				r, err := runMediaKept(l, t, cfg, run)
 				if err != nil {
 					// A failed run (a server that crashed, clients that could not
 					// join) is reported and counted; the others go on.
@@ -166,13 +168,70 @@ func sumValues(m map[string]int) int {
 	return n
 }
 
+// runMediaKept runs a load against a server once the machine is quiet, and again
+// (at most three more times) while other processes took too much CPU during the
+// window.
+func runMediaKept(l mediaLoad, target string, cfg mediaConfig, run int) (*mediaResult, error) {
+	for attempt := 0; ; attempt++ {
+		waitQuiet(cfg.quiet)
+		fmt.Printf("run %d/%d  %-9s %-7s ... ", run, cfg.runs, l.name, target)
+		r, err := runMediaOnce(l, target, cfg)
+		if err != nil || cfg.maxOther <= 0 || r.otherPercent() <= cfg.maxOther || attempt == 3 {
+			return r, err
+		}
+		fmt.Printf("discarded: other processes used %.0f%% of a core during the window (%s)\n", r.otherPercent(), r.summary())
+	}
+}
+
+// waitQuiet waits until the machine's CPU stayed under limit % of all cores for 3 s, for
+// at most 10 minutes.
+func waitQuiet(limit float64) {
+	if limit <= 0 {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	told := false
+	for time.Now().Before(deadline) {
+		a, err1 := readMachineCPU()
+		time.Sleep(3 * time.Second)
+		b, err2 := readMachineCPU()
+		if err1 != nil || err2 != nil {
+			return
+		}
+		busy := pct(b.busy-a.busy, b.total-a.total)
+		if busy < limit {
+			return
+		}
+		if !told {
+			fmt.Printf("waiting for a quiet machine (CPU %.0f%% of all cores, want < %.0f%%, load average %.2f)\n", busy, limit, loadAvg())
+			told = true
+		}
+	}
+	fmt.Println("the machine did not get quiet within 10 minutes; measuring anyway")
+}
+
+func pct(a, b uint64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b) * 100
+}
+
+// otherPercent is the CPU other processes than the server and the bench used during
+// the window, in % of one core.
+func (r *mediaResult) otherPercent() float64 {
+	return (float64(r.machine.busy) - float64(r.serverTicks) - float64(r.clientTicks)) / clockTick / r.secs() * 100
+}
+
 // runMediaOnce starts a fresh server, runs the load against it and measures.
-func runMediaOnce(l mediaLoad, target string, cfg mediaConfig) (*mediaResult, error) {
+func runMediaOnce(l mediaLoad, target string, cfg mediaConfig) (_ *mediaResult, err error) {
 	srv, err := startTarget(target, cfg.bins[target])
 	if err != nil {
 		return nil, err
 	}
 	defer srv.stop()
+	// Whatever failed, say so when the server died.
+	defer func() { err = srv.explain(err) }()
 	pid := srv.pid()
 	res := &mediaResult{load: l, target: target, subsWanted: l.subscriptions(), window: cfg.window}
 
@@ -232,7 +291,7 @@ func runMediaOnce(l mediaLoad, target string, cfg mediaConfig) (*mediaResult, er
 
 	time.Sleep(2 * time.Second) // let the joins settle
 	if res.rssBase, err = rssKB(pid); err != nil {
-		return nil, srv.explain(err)
+		return nil, err
 	}
 	for i, p := range pubs {
 		if err := p.publish(l.simulcast, fmt.Sprintf("pub%d", i)); err != nil {
@@ -257,7 +316,7 @@ func runMediaOnce(l mediaLoad, target string, cfg mediaConfig) (*mediaResult, er
 		time.Sleep(50 * time.Millisecond)
 	}
 	if res.rssUp, err = rssKB(pid); err != nil {
-		return nil, srv.explain(err)
+		return nil, err
 	}
 
 	time.Sleep(cfg.warmup)
@@ -267,7 +326,7 @@ func runMediaOnce(l mediaLoad, target string, cfg mediaConfig) (*mediaResult, er
 	srvDrops0, err4 := udpDrops(pid)
 	cliDrops0, err5 := udpDrops(0)
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
-		return nil, srv.explain(err)
+		return nil, err
 	}
 	res.loadAvg = loadAvg()
 	begin := time.Now()
@@ -279,13 +338,13 @@ func runMediaOnce(l mediaLoad, target string, cfg mediaConfig) (*mediaResult, er
 	srvDrops1, err4 := udpDrops(pid)
 	cliDrops1, err5 := udpDrops(0)
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
-		return nil, srv.explain(err)
+		return nil, err
 	}
 	res.serverDrops, res.clientDrops = srvDrops1-srvDrops0, cliDrops1-cliDrops0
 	res.serverTicks, res.clientTicks = srv1-srv0, cli1-cli0
 	res.machine = machineCPU{busy: mach1.busy - mach0.busy, total: mach1.total - mach0.total}
 	if res.rssEnd, err = rssKB(pid); err != nil {
-		return nil, srv.explain(err)
+		return nil, err
 	}
 	if err := srv.explain(nil); err != nil {
 		return nil, err

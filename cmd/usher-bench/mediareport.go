@@ -56,18 +56,9 @@ var mediaRows = []mediaRow{
 	}},
 	{name: "subscriptions with media, of wanted", unit: "%.0f", value: func(r *mediaResult) float64 { return float64(r.subsUp) }},
 	{name: "client CPU, bench process (% of one core)", unit: "%.0f", value: func(r *mediaResult) float64 { return r.cpuPercent(r.clientTicks) }},
-	{name: "other processes' CPU (% of one core)", unit: "%.0f", value: func(r *mediaResult) float64 {
-		return (float64(r.machine.busy) - float64(r.serverTicks) - float64(r.clientTicks)) / clockTick / r.secs() * 100
-	}},
+	{name: "other processes' CPU (% of one core)", unit: "%.0f", value: (*mediaResult).otherPercent},
 	{name: "machine CPU busy (% of all cores)", unit: "%.0f", value: func(r *mediaResult) float64 { return pct(r.machine.busy, r.machine.total) }},
 	{name: "load average (1 min) as the window opened", unit: "%.2f", value: func(r *mediaResult) float64 { return r.loadAvg }},
-}
-
-func pct(a, b uint64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(a) / float64(b) * 100
 }
 
 // cell is the median of the runs' values and, for more than one run, their range.

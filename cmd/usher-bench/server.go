@@ -44,6 +44,9 @@ func (s *server) explain(err error) error {
 		return err
 	}
 	msg := fmt.Sprintf("the %s server exited (%s); its log: %s", s.target, s.cmd.ProcessState, s.log)
+	if err != nil {
+		msg = err.Error() + ": " + msg
+	}
 	if data, rerr := os.ReadFile(s.log); rerr == nil {
 		if i := strings.Index(string(data), "panic:"); i >= 0 {
 			lines := strings.SplitN(string(data[i:]), "\n", 10)
@@ -133,8 +136,8 @@ func startTarget(target, bin string) (*server, error) {
 		close(s.exited)
 	}()
 	for range 200 {
-		if s.explain(nil) != nil {
-			return nil, s.explain(nil)
+		if err := s.explain(nil); err != nil {
+			return nil, err
 		}
 		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort)); err == nil {
 			c.Close()
