@@ -114,4 +114,20 @@ func printMediaTable(loads []mediaLoad, targets []string, results map[string]map
 		}
 	}
 	_ = w.Flush()
+	fmt.Print(mediaLegend)
 }
+
+const mediaLegend = `
+How the figures are made (one fresh server process per run; clients and server share the machine):
+  CPU per forwarded packet: the server's utime+stime (/proc/<pid>/stat, all threads) over the window,
+    divided by the RTP packets with a payload all subscribers received in the window.
+  RSS per subscription: (RSS once every subscriber got media on every track - RSS after everyone joined,
+    before publishing) / subscriptions.
+  Latency: from the publisher's send time, stamped in every frame just before the SDK packetizes it, to
+    the subscriber reading the frame's last (marker) packet, every packet of the frame there; frames with
+    a packet missing at that moment are counted as incomplete instead. "First packet": to the frame's
+    first packet. Audio frames are one packet.
+  Frames lost: gaps in the frame numbers each subscription saw (net of frames that came late).
+  Packets lost: gaps in the RTP sequence numbers each subscriber received (net of late packets).
+  Other processes' CPU: the machine's busy time (/proc/stat) minus the server's and the bench's.
+`
