@@ -26,6 +26,9 @@ var mediaRows = []mediaRow{
 	{name: "server CPU per forwarded packet (µs)", unit: "%.2f", value: (*mediaResult).cpuPerPacket},
 	{name: "server CPU (% of one core)", unit: "%.0f", value: func(r *mediaResult) float64 { return r.cpuPercent(r.serverTicks) }},
 	{name: "server RSS per subscription (KB)", unit: "%.0f", value: (*mediaResult).rssPerSub},
+	{name: "  same, with RSS at the end of the window (KB)", unit: "%.0f", value: func(r *mediaResult) float64 {
+		return float64(r.rssEnd-r.rssBase) / float64(r.subsWanted)
+	}},
 	{name: "server RSS before publishing (MB)", unit: "%.1f", value: func(r *mediaResult) float64 { return float64(r.rssBase) / 1024 }},
 	{name: "server RSS, subscriptions up (MB)", unit: "%.1f", value: func(r *mediaResult) float64 { return float64(r.rssUp) / 1024 }},
 	{name: "server RSS, end of window (MB)", unit: "%.1f", value: func(r *mediaResult) float64 { return float64(r.rssEnd) / 1024 }},
