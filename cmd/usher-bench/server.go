@@ -29,10 +29,13 @@ type server struct {
 
 func (s *server) pid() int { return s.cmd.Process.Pid }
 
-// stop kills the server and waits for it.
+// stop kills the server and waits for it. Its log is removed when it is empty.
 func (s *server) stop() {
 	_ = s.cmd.Process.Kill()
 	<-s.exited
+	if fi, err := os.Stat(s.log); err == nil && fi.Size() == 0 {
+		_ = os.Remove(s.log)
+	}
 }
 
 // explain returns err, or an error saying the server died (with the start of its
@@ -58,7 +61,7 @@ func (s *server) explain(err error) error {
 
 func freePort(network string) (int, error) {
 	if network == "udp" {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		c, err := net.ListenPacket("udp", ":0") // the servers listen on every interface
 		if err != nil {
 			return 0, err
 		}
