@@ -1,14 +1,18 @@
 // Command usher-bench measures an Usher server under a crowd of real LiveKit Go SDK
 // clients on loopback: how long N participants take to join one room with WebRTC
 // connected, the server's memory per connected idle participant, how long a join or a
-// leave takes to reach the last of the others, and how long an UpdateParticipant takes
-// to reach the last of them.
+// leave takes to reach the last of the others, how long an UpdateParticipant takes to
+// reach the last of them, and what forwarding media costs (CPU per forwarded packet,
+// memory per subscription, forwarding latency).
 //
 //	go run ./cmd/usher-bench -n 200                       # joins, memory, join/leave propagation
 //	go run ./cmd/usher-bench -scenario update -sizes 100,500
+//	go run ./cmd/usher-bench -scenario media              # media forwarding, Usher alone
+//	go run ./cmd/usher-bench -scenario media -target both -livekit-bin /work/ref/server -runs 3
 //
-// It builds and starts its own server (./cmd/usher) in a separate process, so the
-// memory figure is the server's alone.
+// It builds and starts its own server (./cmd/usher) in a separate process, so the CPU
+// and memory figures are the server's alone. With -target livekit (or both, for the
+// media scenario) it drives a livekit-server binary the same way, for comparison.
 package main
 
 import (
@@ -16,10 +20,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,89 +43,87 @@ func main() {
 	n := flag.Int("n", 200, "participants in the room")
 	probes := flag.Int("probes", 5, "join/leave latency probes")
 	parallel := flag.Int("parallel", 16, "joins in flight at once")
-	serverBin := flag.String("server", "", "usher binary to run (default: build ./cmd/usher)")
-	scenario := flag.String("scenario", "join", "join: join time, memory, join/leave propagation; update: UpdateParticipant propagation")
+	serverBin := flag.String("server", "", "server binary to run for -target usher or livekit (default: build ./cmd/usher; -livekit-bin for livekit)")
+	livekitBin := flag.String("livekit-bin", "livekit-server", "livekit-server binary for -target livekit or both (v1.13.5 is the reference)")
+	target := flag.String("target", targetUsher, "server to measure: usher, livekit, or both (media scenario only: runs every load against each, side by side)")
+	scenario := flag.String("scenario", "join", "join: join time, memory, join/leave propagation; update: UpdateParticipant propagation; media: forwarding cost and latency")
 	sizes := flag.String("sizes", "100,500", "room sizes for -scenario update")
+	loads := flag.String("loads", strings.Join(mediaLoadNames(), ","), "media loads for -scenario media: fanout (1 publisher of Opus+VP8, 50 subscribers), simulcast (4 simulcast publishers, 16 subscribers)")
+	warmup := flag.Duration("warmup", 5*time.Second, "media: time between all subscriptions being up and the measurement window")
+	window := flag.Duration("window", 20*time.Second, "media: measurement window")
+	runs := flag.Int("runs", 1, "media: runs of each load against each server (the table shows the median and the spread)")
+	quiet := flag.Float64("quiet", 25, "media: before each run, wait (up to 10 min) until the machine's CPU has been under this % of all cores for 3 s; 0: do not wait")
+	maxOther := flag.Float64("max-other", 30, "media: redo a run (up to 3 times) when other processes used more than this % of one core during its window; 0: keep every run")
 	flag.Parse()
 	lksdk.SetLogger(protoLogger.GetDiscardLogger())
+
+	bins := map[string]string{}
+	targets := []string{*target}
+	if *target == "both" {
+		if *scenario != "media" {
+			fail(errors.New("-target both is for -scenario media; run the others once per target"))
+		}
+		targets = []string{targetUsher, targetLiveKit}
+	}
+	for _, t := range targets {
+		switch t {
+		case targetUsher:
+			bins[t] = *serverBin
+		case targetLiveKit:
+			bins[t] = *livekitBin
+			if *target == targetLiveKit && *serverBin != "" {
+				bins[t] = *serverBin
+			}
+		default:
+			fail(fmt.Errorf("unknown -target %q (want usher, livekit or both)", t))
+		}
+	}
+	if err := resolveBins(bins); err != nil {
+		fail(err)
+	}
+	start := func() (*server, error) { return startTarget(targets[0], bins[targets[0]]) }
+
 	var err error
 	switch *scenario {
 	case "join":
-		err = run(*n, *probes, *parallel, *serverBin)
+		err = run(*n, *probes, *parallel, start)
 	case "update":
-		err = runUpdate(*sizes, *probes, *parallel, *serverBin)
+		err = runUpdate(*sizes, *probes, *parallel, start)
+	case "media":
+		err = runMedia(mediaConfig{loads: *loads, targets: targets, bins: bins, warmup: *warmup, window: *window, runs: *runs, parallel: *parallel, quiet: *quiet, maxOther: *maxOther})
 	default:
 		err = fmt.Errorf("unknown scenario %q", *scenario)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "usher-bench:", err)
-		os.Exit(1)
+		fail(err)
 	}
 }
 
-func freePort(network string) (int, error) {
-	if network == "udp" {
-		c, err := net.ListenPacket("udp", ":0")
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "usher-bench:", err)
+	os.Exit(1)
+}
+
+// resolveBins builds Usher when no binary was given and finds livekit-server.
+func resolveBins(bins map[string]string) error {
+	if b, ok := bins[targetUsher]; ok && b == "" {
+		built, err := buildUsher()
 		if err != nil {
-			return 0, err
+			return err
 		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port, nil
+		bins[targetUsher] = built
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// rssKB reads a process's resident set size.
-func rssKB(pid int) (int, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.Atoi(strings.Fields(v)[0])
-		}
-	}
-	return 0, errors.New("no VmRSS")
-}
-
-func startServer(bin string) (*exec.Cmd, string, error) {
-	if bin == "" {
-		dir, err := os.MkdirTemp("", "usher-bench")
+	if b, ok := bins[targetLiveKit]; ok {
+		path, err := exec.LookPath(b)
 		if err != nil {
-			return nil, "", err
+			return fmt.Errorf("%w (%w)", errNoLiveKit, err)
 		}
-		bin = filepath.Join(dir, "usher")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/usher") //nolint:gosec // G204: a fixed command; bin is our temp dir
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return nil, "", fmt.Errorf("building usher: %w", err)
+		bins[targetLiveKit] = path
+		if out, err := exec.Command(path, "--version").Output(); err == nil { //nolint:gosec // G204: the binary the user chose
+			fmt.Printf("livekit: %s (%s)\n", strings.TrimSpace(string(out)), path)
 		}
 	}
-	httpPort, _ := freePort("tcp")
-	udpPort, _ := freePort("udp")
-	tcpPort, _ := freePort("tcp")
-	body := fmt.Sprintf("port: %d\nbind_addresses: [127.0.0.1]\nrtc:\n  udp_port: %d\n  tcp_port: %d\n  enable_loopback_candidate: true\nlogging:\n  level: warn\n", httpPort, udpPort, tcpPort)
-	cmd := exec.Command(bin, "--config-body", body, "--keys", apiKey+": "+apiSecret) //nolint:gosec // G204: the binary this tool just built
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	url := fmt.Sprintf("ws://127.0.0.1:%d", httpPort)
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort)); err == nil {
-			c.Close()
-			return cmd, url, nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	return nil, "", errors.New("server did not start")
+	return nil
 }
 
 // watcher is one participant of the crowd, remembering when it heard of each join and
@@ -248,13 +248,13 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[int(float64(len(s)-1)*p)]
 }
 
-func run(n, probes, parallel int, bin string) error {
-	cmd, url, err := startServer(bin)
+func run(n, probes, parallel int, start func() (*server, error)) error {
+	srv, err := start()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() }()
-	pid := cmd.Process.Pid
+	defer srv.stop()
+	url, pid := srv.url, srv.pid()
 
 	// Warm up the server (first room, first peer connection) before measuring.
 	warm, _, err := joinCrowd(url, "warmup", 4, 4)
@@ -331,12 +331,13 @@ func run(n, probes, parallel int, bin string) error {
 
 // runUpdate measures, for each room size, how long after UpdateParticipant (metadata)
 // returns the last participant hears of the change.
-func runUpdate(sizeList string, probes, parallel int, bin string) error {
-	cmd, url, err := startServer(bin)
+func runUpdate(sizeList string, probes, parallel int, start func() (*server, error)) error {
+	srv, err := start()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() }()
+	defer srv.stop()
+	url := srv.url
 	rc := lksdk.NewRoomServiceClient(strings.Replace(url, "ws", "http", 1), apiKey, apiSecret)
 	for _, f := range strings.Split(sizeList, ",") {
 		size, err := strconv.Atoi(strings.TrimSpace(f))
