@@ -77,12 +77,20 @@ func NewEngine(cfg Config) (*Engine, error) {
 
 	switch {
 	case cfg.UDPConn != nil:
+		if b, ok := cfg.UDPConn.(interface{ SetReadBuffer(int) error }); ok {
+			_ = b.SetReadBuffer(udpBufferSize)
+		}
+		if b, ok := cfg.UDPConn.(interface{ SetWriteBuffer(int) error }); ok {
+			_ = b.SetWriteBuffer(udpBufferSize)
+		}
 		mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: cfg.UDPConn, Logger: lf.NewLogger("ice")})
 		e.udpMux = mux
 		se.SetICEUDPMux(mux)
 	case cfg.UDPPort > 0:
 		opts := []ice.UDPMuxFromPortOption{
 			ice.UDPMuxFromPortWithLogger(lf.NewLogger("ice")),
+			ice.UDPMuxFromPortWithReadBufferSize(udpBufferSize),
+			ice.UDPMuxFromPortWithWriteBufferSize(udpBufferSize),
 			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
 		}
 		if cfg.IncludeLoopback {
@@ -180,6 +188,12 @@ func configureMedia(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
 	}
 	return nil
 }
+
+// udpBufferSize is the socket buffer asked for on the muxed ICE/UDP port: every
+// session's packets queue there, and a burst larger than the kernel's default (about
+// 200 KB) would be dropped before the server reads it. The kernel caps it at
+// net.core.rmem_max / wmem_max (raise those for large rooms).
+const udpBufferSize = 16 << 20
 
 // nackBufferPackets is how many sent packets each subscriber stream keeps to answer
 // NACKs from (about a second of 1 Mbit/s video).
