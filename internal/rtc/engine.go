@@ -17,6 +17,8 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/usher-rtc/usher/internal/rtc/sfu"
 )
 
 // Config configures the Engine.
@@ -139,6 +141,15 @@ func NewEngine(cfg Config) (*Engine, error) {
 
 	var me webrtc.MediaEngine
 	if err := me.RegisterDefaultCodecs(); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("registering codecs: %w", err)
+	}
+	// Redundant audio, which browsers publish Opus in when it is offered (subscribers
+	// without it get the Opus inside).
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: sfu.MimeTypeRED, ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"},
+		PayloadType:        63,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("registering codecs: %w", err)
 	}

@@ -133,7 +133,7 @@ func SendingTracks(offer string) ([]OfferedTrack, error) {
 // isAuxCodec reports codecs that are never a track's media codec.
 func isAuxCodec(enc string) bool {
 	switch strings.ToLower(enc) {
-	case "rtx", "red", "ulpfec", "flexfec-03", "cn", "telephone-event":
+	case "rtx", "ulpfec", "flexfec-03", "cn", "telephone-event":
 		return true
 	}
 	return false

@@ -44,7 +44,7 @@ func TestSendingTracks(t *testing.T) {
 	if len(tracks) != 2 {
 		t.Fatalf("tracks %+v, want the two sending sections", tracks)
 	}
-	if tr := tracks[0]; tr.TrackID != "track-mic" || tr.StreamID != "stream-a" || tr.Mid != "0" || tr.Kind != "audio" || tr.MimeType != "audio/opus" {
+	if tr := tracks[0]; tr.TrackID != "track-mic" || tr.StreamID != "stream-a" || tr.Mid != "0" || tr.Kind != "audio" || tr.MimeType != "audio/red" { // RED first in the offer: the answer chooses it
 		t.Errorf("audio %+v", tr)
 	}
 	if tr := tracks[1]; tr.TrackID != "track-cam" || tr.Mid != "1" || tr.MimeType != "video/VP8" {

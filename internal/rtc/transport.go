@@ -367,6 +367,7 @@ func (t *Transport) HandleOffer(sdp string, onAnswer func(sdp string)) error {
 		return fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
 	t.remoteSetLocked(sdp)
+	preferRED(t.pc)
 	answer, err := t.pc.CreateAnswer(nil)
 	if err != nil {
 		return fmt.Errorf("create answer: %w", err)
@@ -681,8 +682,31 @@ func NewDownTrack(id, streamID string, video bool, codecs []string, sources []*s
 	}
 	for _, s := range sources { // a source whose codec the track info does not name yet
 		add(s.Codec())
+		if strings.EqualFold(s.Codec().MimeType, sfu.MimeTypeRED) {
+			// Subscribers without RED get the Opus inside it.
+			add(webrtc.RTPCodecParameters{RTPCodecCapability: defaultCodecs["audio/opus"]})
+		}
 	}
 	return sfu.NewDownTrack(sfu.DownTrackParams{
 		ID: id, StreamID: streamID, Kind: kind, Codecs: params, Sources: sources, OnCodecWanted: onCodecWanted,
 	})
+}
+
+// redFirst are the codecs a publisher's audio is received in, preferred first: Opus in
+// RED (redundant audio, which survives loss far better), then plain Opus.
+var redFirst = []webrtc.RTPCodecParameters{
+	{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: sfu.MimeTypeRED, ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"}, PayloadType: 63},
+	{RTPCodecCapability: defaultCodecs["audio/opus"], PayloadType: 111},
+}
+
+// preferRED makes the answer to a publisher's offer choose RED for the audio the
+// client sends, when the client offers it, as LiveKit does. Transceivers that carry
+// subscribed tracks to the client keep their own codecs.
+func preferRED(pc *webrtc.PeerConnection) {
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Kind() != webrtc.RTPCodecTypeAudio || (tr.Sender() != nil && tr.Sender().Track() != nil) {
+			continue
+		}
+		_ = tr.SetCodecPreferences(redFirst)
+	}
 }

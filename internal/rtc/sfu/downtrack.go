@@ -80,6 +80,36 @@ type binding struct {
 	// sent as extOut[i].
 	extIn, extOut [8]uint8
 	nExt          int
+	// unwrapRED sends the primary encoding of the source's RED packets (RFC 2198).
+	unwrapRED bool
+}
+
+// MimeTypeRED is redundant audio (RFC 2198), which browsers publish Opus in.
+const MimeTypeRED = "audio/red"
+
+// redPrimary returns the primary (newest) encoding of a RED payload: after the 4-byte
+// headers of the redundant blocks and the 1-byte header of the primary one, past the
+// redundant blocks' data. It reports false for a malformed payload.
+func redPrimary(p []byte) ([]byte, bool) {
+	i, skip := 0, 0
+	for {
+		if i >= len(p) {
+			return nil, false
+		}
+		if p[i]&0x80 == 0 { // the last header: the primary block's
+			i++
+			break
+		}
+		if i+4 > len(p) {
+			return nil, false
+		}
+		skip += int(p[i+2]&0x03)<<8 | int(p[i+3])
+		i += 4
+	}
+	if i+skip > len(p) {
+		return nil, false
+	}
+	return p[i+skip:], true
 }
 
 // NewDownTrack returns a subscriber's copy of a track.
@@ -191,10 +221,22 @@ func (d *DownTrack) attachMatching() {
 		if !sameCodec(src.params.Codec.RTPCodecCapability, b.codec) {
 			continue
 		}
-		if d.src.Load() != src {
-			d.attach(src, b)
+		if d.src.Load() != src || b.unwrapRED {
+			d.attach(src, b, false)
 		}
 		return
+	}
+	// Opus for a subscriber without RED, from a publisher sending RED: the primary
+	// encoding of each RED packet.
+	if strings.EqualFold(b.codec.MimeType, webrtc.MimeTypeOpus) {
+		for _, src := range d.sources {
+			if strings.EqualFold(src.params.Codec.MimeType, MimeTypeRED) {
+				if d.src.Load() != src || !b.unwrapRED {
+					d.attach(src, b, true)
+				}
+				return
+			}
+		}
 	}
 	if mime := b.codec.MimeType; d.wanted != mime && d.params.OnCodecWanted != nil {
 		d.wanted = mime
@@ -204,9 +246,10 @@ func (d *DownTrack) attachMatching() {
 
 // attach makes src feed d, whose binding is b: the extension map follows src's IDs, and
 // the stream starts a new segment on src's next keyframe.
-func (d *DownTrack) attach(src *Receiver, b *binding) {
+func (d *DownTrack) attach(src *Receiver, b *binding, unwrapRED bool) {
 	nb := *b
 	nb.nExt = 0
+	nb.unwrapRED = unwrapRED
 	for _, e := range b.exts {
 		if !forwardedExtensions[e.URI] || e.ID <= 0 || e.ID > 14 {
 			continue
@@ -252,6 +295,7 @@ var silence = map[string][]byte{
 	"audio/opus": {0xf8, 0xff, 0xfe},
 	"audio/pcmu": bytes.Repeat([]byte{0xff}, 160),
 	"audio/pcma": bytes.Repeat([]byte{0xd5}, 160),
+	"audio/red":  {111, 0xf8, 0xff, 0xfe}, // the Opus silence as the only (primary) block
 }
 
 // fillUntilMedia sends filler packets in codec until media is forwarded, the binding
@@ -426,12 +470,20 @@ func (d *DownTrack) write(r *Receiver, layerIdx int, pkt *rtp.Packet, key bool, 
 			}
 		}
 	}
-	if _, err := b.w.WriteRTP(h, pkt.Payload); err != nil {
+	payload := pkt.Payload
+	if b.unwrapRED {
+		var ok bool
+		if payload, ok = redPrimary(payload); !ok || len(payload) == 0 {
+			d.dropped.Add(1)
+			return
+		}
+	}
+	if _, err := b.w.WriteRTP(h, payload); err != nil {
 		d.dropped.Add(1)
 		return
 	}
 	d.packets.Add(1)
-	d.bytes.Add(uint64(len(pkt.Payload)))
+	d.bytes.Add(uint64(len(payload)))
 }
 
 // DownStats are a down track's counters.

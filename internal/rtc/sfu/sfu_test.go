@@ -409,3 +409,46 @@ func TestSimulcastSwitchesOnAKeyframeOfTheTargetLayer(t *testing.T) {
 		t.Errorf("switches = %d", d.Stats().Switches)
 	}
 }
+
+func TestREDIsUnwrappedForSubscribersWithoutIt(t *testing.T) {
+	red := webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: MimeTypeRED, ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"},
+		PayloadType:        63,
+	}
+	r := NewReceiver(ReceiverParams{TrackID: "TR_a", Kind: webrtc.RTPCodecTypeAudio, Codec: red})
+	r.startLayerForTest(0, nil)
+	withRED, withoutRED := &fakeWriter{keep: true}, &fakeWriter{keep: true}
+	a := NewDownTrack(DownTrackParams{ID: "TR_a", StreamID: "s", Kind: webrtc.RTPCodecTypeAudio,
+		Codecs: []webrtc.RTPCodecParameters{red, opusCodec}, Sources: []*Receiver{r}})
+	b := NewDownTrack(DownTrackParams{ID: "TR_a", StreamID: "s", Kind: webrtc.RTPCodecTypeAudio,
+		Codecs: []webrtc.RTPCodecParameters{red, opusCodec}, Sources: []*Receiver{r}})
+	(&fakeContext{codecs: []webrtc.RTPCodecParameters{red, opusCodec}, ssrc: 1, w: withRED}).bind(t, a)
+	(&fakeContext{codecs: []webrtc.RTPCodecParameters{opusCodec}, ssrc: 2, w: withoutRED}).bind(t, b)
+	// One redundant block (3 bytes, 960 ticks old) and the primary (2 bytes).
+	payload := []byte{0x80 | 111, 0x0f, 0x00, 0x03, 111, 0xaa, 0xbb, 0xcc, 0x11, 0x22}
+	var pkt rtp.Packet
+	r.forward(0, packet(1, 48000, payload), &pkt, time.Now().UnixNano())
+	r.forward(0, packet(2, 48960, []byte{0x80 | 111, 0x0f, 0x00, 0x09}), &pkt, time.Now().UnixNano()) // malformed
+	if len(withRED.out) != 2 || string(withRED.out[0].payload) != string(payload) {
+		t.Fatalf("the RED subscriber got %v", withRED.out)
+	}
+	if len(withoutRED.out) != 1 || string(withoutRED.out[0].payload) != "\x11\x22" || withoutRED.out[0].hdr.PayloadType != uint8(opusCodec.PayloadType) {
+		t.Fatalf("the Opus subscriber got %v", withoutRED.out)
+	}
+	for _, tc := range []struct {
+		p    []byte
+		want string
+		ok   bool
+	}{
+		{[]byte{111, 1, 2}, "\x01\x02", true},
+		{[]byte{0x80 | 111, 0, 0, 1, 111, 9, 7}, "\x07", true},
+		{[]byte{0x80 | 111, 0, 0}, "", false},
+		{[]byte{0x80 | 111, 0, 0, 5, 111, 1}, "", false},
+		{nil, "", false},
+	} {
+		got, ok := redPrimary(tc.p)
+		if ok != tc.ok || string(got) != tc.want {
+			t.Errorf("redPrimary(%x) = %x %v", tc.p, got, ok)
+		}
+	}
+}
