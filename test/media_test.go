@@ -12,6 +12,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
@@ -750,4 +751,40 @@ func writeFrames(t *testing.T, interval time.Duration, write func(n uint32)) {
 		}
 	}()
 	t.Cleanup(func() { close(stop); <-done })
+}
+
+// Subscribers get RTCP sender reports for what they receive, carrying the publisher's
+// clock: a packet's timestamp maps, through the report, to about when it was sent.
+func TestSubscribersGetSenderReports(t *testing.T) {
+	srv := testutil.StartServer(t)
+	speaker := srv.Join(t, "class", "speaker")
+	student := srv.Join(t, "class", "student")
+	_, _, vpub := publishMedia(t, speaker)
+	tr := subscribedTrack(t, student, vpub.SID())
+	rpub := student.Room.GetParticipantByIdentity("speaker").GetTrackPublication(livekit.TrackSource_CAMERA).(*lksdk.RemoteTrackPublication)
+	reports := make(chan *rtcp.SenderReport, 16)
+	rpub.OnRTCP(func(p rtcp.Packet) {
+		if sr, ok := p.(*rtcp.SenderReport); ok {
+			select {
+			case reports <- sr:
+			default:
+			}
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go readVP8(ctx, tr, make(chan frame, 1024))
+	select {
+	case sr := <-reports:
+		if sr.SSRC != uint32(tr.SSRC()) {
+			t.Fatalf("a sender report for SSRC %d, the track is %d", sr.SSRC, tr.SSRC())
+		}
+		// The report's NTP time is the publisher's clock (this machine's): not far from now.
+		sent := time.Unix(int64(sr.NTPTime>>32)-2208988800, int64((sr.NTPTime&0xffffffff)*1e9>>32))
+		if d := time.Since(sent); d < -5*time.Second || d > 5*time.Second {
+			t.Fatalf("the report's NTP time is %v away from now", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no sender report in 10 s")
+	}
 }

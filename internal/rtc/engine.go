@@ -14,6 +14,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -174,8 +175,8 @@ func closeGiven(cfg Config) {
 
 // configureMedia registers the RTP header extensions Usher negotiates and the
 // interceptors every peer connection runs: NACK (asking publishers to retransmit, and
-// answering subscribers' NACKs from a bounded buffer of what was sent) and RTCP sender
-// and receiver reports.
+// answering subscribers' NACKs from a bounded buffer of what was sent) and RTCP
+// receiver reports.
 func configureMedia(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
 	for _, ext := range []struct {
 		uri  string
@@ -194,9 +195,13 @@ func configureMedia(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
 	if err := webrtc.ConfigureNackWithOptions(me, ir, nil, nack.ResponderSize(nackBufferPackets)); err != nil {
 		return fmt.Errorf("configuring NACK: %w", err)
 	}
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+	// Receiver reports to publishers. Sender reports to subscribers are the
+	// transports' own (they carry the publishers' time mapping).
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
 		return fmt.Errorf("configuring RTCP reports: %w", err)
 	}
+	ir.Add(rr)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/datachannel"
@@ -97,6 +98,7 @@ type Transport struct {
 	channels         map[string]*webrtc.DataChannel
 	downs            map[string]*webrtc.RTPSender // by track SID
 	receivers        map[string]*sfu.Receiver     // by the client's track id
+	stop             chan struct{}                // closed by Close
 	closed           bool
 	connected        bool
 	wg               sync.WaitGroup
@@ -115,7 +117,7 @@ func (e *Engine) NewTransport(role Role, h Handler) (*Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	t := &Transport{role: role, pc: pc, h: h, channels: make(map[string]*webrtc.DataChannel), downs: make(map[string]*webrtc.RTPSender), receivers: make(map[string]*sfu.Receiver)}
+	t := &Transport{role: role, pc: pc, h: h, channels: make(map[string]*webrtc.DataChannel), downs: make(map[string]*webrtc.RTPSender), receivers: make(map[string]*sfu.Receiver), stop: make(chan struct{})}
 
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || t.h.OnICECandidate == nil {
@@ -178,6 +180,8 @@ func (e *Engine) NewTransport(role Role, h Handler) (*Transport, error) {
 			return nil, fmt.Errorf("data channels: %w", err)
 		}
 	}
+	t.wg.Add(1)
+	go t.sendReports()
 	return t, nil
 }
 
@@ -486,6 +490,7 @@ func (t *Transport) Close() {
 		return
 	}
 	t.closed = true
+	close(t.stop)
 	t.mu.Unlock()
 	_ = t.pc.Close()
 	t.wg.Wait()
@@ -549,15 +554,22 @@ func (t *Transport) receive(track *webrtc.TrackRemote, rtpReceiver *webrtc.RTPRe
 		// Each simulcast layer has its own RTCP reader: ReadRTCP would read the first
 		// layer's, which may not exist yet.
 		rid := track.RID()
+		layerIdx := sfu.LayerOfRID(rid)
 		for {
+			var pkts []rtcp.Packet
 			var err error
 			if rid != "" {
-				_, _, err = rtpReceiver.ReadSimulcastRTCP(rid)
+				pkts, _, err = rtpReceiver.ReadSimulcastRTCP(rid)
 			} else {
-				_, _, err = rtpReceiver.ReadRTCP()
+				pkts, _, err = rtpReceiver.ReadRTCP()
 			}
 			if err != nil {
 				return
+			}
+			for _, p := range pkts {
+				if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == ssrc {
+					r.SetSenderReport(layerIdx, sr.NTPTime, sr.RTPTime)
+				}
 			}
 		}
 	}()
@@ -708,5 +720,36 @@ func preferRED(pc *webrtc.PeerConnection) {
 			continue
 		}
 		_ = tr.SetCodecPreferences(redFirst)
+	}
+}
+
+// reportInterval is how often subscribers get RTCP sender reports.
+const reportInterval = time.Second
+
+// sendReports sends the client a sender report for every track it receives, every
+// reportInterval, until the transport closes.
+func (t *Transport) sendReports() {
+	defer t.wg.Done()
+	tick := time.NewTicker(reportInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case now := <-tick.C:
+			t.mu.Lock()
+			var pkts []rtcp.Packet
+			for _, s := range t.downs {
+				if d, ok := s.Track().(*sfu.DownTrack); ok {
+					if sr := d.SenderReport(now); sr != nil {
+						pkts = append(pkts, sr)
+					}
+				}
+			}
+			t.mu.Unlock()
+			if len(pkts) > 0 {
+				_ = t.pc.WriteRTCP(pkts)
+			}
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -506,3 +507,37 @@ func (d *DownTrack) Stats() DownStats {
 func (d *DownTrack) IsVideo() bool { return d.video }
 
 var _ webrtc.TrackLocal = (*DownTrack)(nil)
+
+// SenderReport returns the RTCP sender report of d at now, or nil when it has sent
+// nothing. It carries the publisher's own time mapping (its NTP clock, translated to
+// d's timestamps), so a subscriber syncs a publisher's audio and video as the publisher
+// captured them; before the publisher's first report, the mapping of d's newest packet
+// to the time it was sent.
+func (d *DownTrack) SenderReport(now time.Time) *rtcp.SenderReport {
+	b := d.binding.Load()
+	src := d.src.Load()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if b == nil || !d.m.started || d.packets.Load() == 0 {
+		return nil
+	}
+	sr := &rtcp.SenderReport{SSRC: b.ssrc, PacketCount: uint32(d.packets.Load()), OctetCount: uint32(d.bytes.Load())}
+	if src != nil && d.current >= 0 && d.m.inSegment {
+		if p := src.layers[d.current].sr.Load(); p != nil {
+			sr.NTPTime, sr.RTPTime = p.ntp, p.rtp+d.m.tsOffset
+			return sr
+		}
+	}
+	elapsed := now.UnixNano() - d.m.lastOutAt
+	sr.NTPTime = ntpTime(now)
+	sr.RTPTime = d.m.lastTSOut + uint32(max(elapsed, 0)*int64(d.m.clockRate)/1e9)
+	return sr
+}
+
+// ntpTime converts a time to the 64-bit NTP format (seconds since 1900, 32.32 fixed).
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2208988800
+	secs := uint64(t.Unix()) + ntpEpochOffset
+	frac := uint64(t.Nanosecond()) << 32 / 1e9
+	return secs<<32 | frac
+}

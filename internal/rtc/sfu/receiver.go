@@ -64,8 +64,16 @@ type ReceiverParams struct {
 	Extensions []webrtc.RTPHeaderExtensionParameter
 }
 
+// senderReport is the time mapping of a publisher's RTCP sender report: the RTP
+// timestamp that corresponds to an NTP time of the publisher's clock.
+type senderReport struct {
+	ntp uint64
+	rtp uint32
+}
+
 // layer is one simulcast layer of a track (the only one, for audio and plain video).
 type layer struct {
+	sr              atomic.Pointer[senderReport]
 	requestKeyframe func()
 	lastRequest     atomic.Int64
 	lastPacket      atomic.Int64
@@ -238,6 +246,15 @@ func (r *Receiver) SetMuted(muted bool) {
 		for i := range r.layers {
 			r.RequestKeyframe(i)
 		}
+	}
+}
+
+// SetSenderReport records a publisher's sender report for a layer: the NTP time of its
+// clock that the RTP timestamp rtpTime corresponds to. Subscribers get it translated
+// into their own timestamps, so audio and video of one publisher stay in sync.
+func (r *Receiver) SetSenderReport(layerIdx int, ntpTime uint64, rtpTime uint32) {
+	if layerIdx >= 0 && layerIdx < MaxLayers {
+		r.layers[layerIdx].sr.Store(&senderReport{ntp: ntpTime, rtp: rtpTime})
 	}
 }
 

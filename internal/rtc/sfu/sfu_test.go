@@ -452,3 +452,31 @@ func TestREDIsUnwrappedForSubscribersWithoutIt(t *testing.T) {
 		}
 	}
 }
+
+// Sender reports carry the publisher's time mapping in the subscriber's timestamps, so
+// a subscriber syncs audio and video as the publisher captured them.
+func TestSenderReportsTranslateThePublishersMapping(t *testing.T) {
+	r := NewReceiver(ReceiverParams{TrackID: "TR_v", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec})
+	r.startLayerForTest(0, nil)
+	d := NewSimpleDownTrack(r, "TR_v", "s")
+	w := &fakeWriter{keep: true}
+	(&fakeContext{codecs: []webrtc.RTPCodecParameters{vp8Codec}, ssrc: 5, w: w}).bind(t, d)
+	if d.SenderReport(time.Now()) != nil {
+		t.Fatal("a sender report before anything was sent")
+	}
+	var pkt rtp.Packet
+	now := time.Now()
+	r.forward(0, packet(100, 1_000_000, vp8Payload(true, 1)), &pkt, now.UnixNano())
+	// Without a publisher report: the newest packet's timestamp at the time it was sent.
+	sr := d.SenderReport(now)
+	if sr == nil || sr.SSRC != 5 || sr.RTPTime != w.out[0].hdr.Timestamp || sr.PacketCount != 1 {
+		t.Fatalf("fallback report %+v", sr)
+	}
+	// With one: the publisher's NTP time, at its RTP time moved by d's offset.
+	r.SetSenderReport(0, 0xABCDEF0012345678, 999_000)
+	sr = d.SenderReport(now)
+	offset := w.out[0].hdr.Timestamp - 1_000_000
+	if sr.NTPTime != 0xABCDEF0012345678 || sr.RTPTime != 999_000+offset {
+		t.Fatalf("report %+v, want NTP %x RTP %d", sr, uint64(0xABCDEF0012345678), 999_000+offset)
+	}
+}
