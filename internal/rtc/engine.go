@@ -141,7 +141,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 
 	var me webrtc.MediaEngine
-	if err := me.RegisterDefaultCodecs(); err != nil {
+	if err := registerCodecs(&me); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("registering codecs: %w", err)
 	}
@@ -171,6 +171,45 @@ func closeGiven(cfg Config) {
 	if cfg.TCPListener != nil {
 		_ = cfg.TCPListener.Close()
 	}
+}
+
+// registerCodecs registers the codecs Usher negotiates: Pion's usual set without RTX,
+// so retransmissions arrive on the stream they repair. (Pion does not deliver the RTX
+// retransmissions of simulcast layers, which it tells apart by repaired-rid: losses
+// between a simulcast publisher and the server were never repaired.)
+func registerCodecs(me *webrtc.MediaEngine) error {
+	audio := []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeG722, ClockRate: 8000}, PayloadType: 9},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: 8},
+	}
+	for _, c := range audio {
+		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
+			return err
+		}
+	}
+	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	video := func(mime, fmtp string, pt webrtc.PayloadType) webrtc.RTPCodecParameters {
+		return webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000, SDPFmtpLine: fmtp, RTCPFeedback: fb}, PayloadType: pt}
+	}
+	for _, c := range []webrtc.RTPCodecParameters{
+		video(webrtc.MimeTypeVP8, "", 96),
+		video(webrtc.MimeTypeH264, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", 102),
+		video(webrtc.MimeTypeH264, "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f", 127),
+		video(webrtc.MimeTypeH264, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 125),
+		video(webrtc.MimeTypeH264, "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f", 108),
+		video(webrtc.MimeTypeH264, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f", 123),
+		video(webrtc.MimeTypeH264, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640032", 112),
+		video(webrtc.MimeTypeAV1, "", 45),
+		video(webrtc.MimeTypeVP9, "profile-id=0", 98),
+		video(webrtc.MimeTypeVP9, "profile-id=2", 100),
+	} {
+		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // configureMedia registers the RTP header extensions Usher negotiates and the
