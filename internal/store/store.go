@@ -1,6 +1,6 @@
 // Package store keeps Usher's durable state in an embedded database (bbolt) under the
-// data directory: today the token revocations that make a removal stick across
-// restarts.
+// data directory: token revocations and bans that make a removal stick across
+// restarts, the webhook outbox and the audit log.
 package store
 
 import (
@@ -18,7 +18,15 @@ import (
 // ErrInUse is returned when another process holds the data directory.
 var ErrInUse = errors.New("data directory is in use by another process")
 
-var bucketRevocations = []byte("revocations")
+// The store's buckets. Each kind of state keeps its code in its own file of this
+// package (revocations here; bans, the webhook outbox and the audit log beside it).
+var (
+	bucketRevocations = []byte("revocations")
+	bucketBans        = []byte("bans")
+	bucketOutbox      = []byte("webhook_outbox")
+	bucketAudit       = []byte("audit")
+	allBuckets        = [][]byte{bucketRevocations, bucketBans, bucketOutbox, bucketAudit}
+)
 
 // Revocation is one durable revocation record. Key identifies it (a token hash, or a
 // room and identity); the rest is opaque to the store.
@@ -47,8 +55,12 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("data_dir: opening %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketRevocations)
-		return err
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		_ = db.Close()

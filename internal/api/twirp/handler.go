@@ -15,6 +15,7 @@ import (
 
 	"github.com/usher-rtc/usher/internal/apierr"
 	"github.com/usher-rtc/usher/internal/auth"
+	"github.com/usher-rtc/usher/internal/events"
 )
 
 // maxTwirpTimeout caps the X-Twirp-Timeout-Ms a client may ask for.
@@ -105,7 +106,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.WriteTwirp(w, err)
 		return
 	}
-	h.next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), claims)))
+	ctx := auth.NewContext(r.Context(), claims)
+	ctx = events.NewContext(ctx, actorOf(claims, r))
+	h.next.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // limitBody refuses a body larger than the limit: at once when Content-Length says so,
