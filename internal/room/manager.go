@@ -11,6 +11,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 
 	"github.com/usher-rtc/usher/internal/config"
+	"github.com/usher-rtc/usher/internal/events"
 )
 
 // Options configures a Manager.
@@ -24,6 +25,9 @@ type Options struct {
 	// Revoker stores token revocations (RemoveParticipant, permission changes); nil
 	// keeps none.
 	Revoker Revoker
+	// Events receives every change of every room, with its actor; nil publishes
+	// nothing.
+	Events *events.Bus
 }
 
 // Manager owns every open room of this server.

@@ -23,6 +23,7 @@ import (
 	"github.com/usher-rtc/usher/internal/apierr"
 	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/config"
+	"github.com/usher-rtc/usher/internal/events"
 	"github.com/usher-rtc/usher/internal/room"
 	"github.com/usher-rtc/usher/internal/rtc"
 	"github.com/usher-rtc/usher/internal/signal"
@@ -32,14 +33,17 @@ import (
 
 // Server is one running Usher.
 type Server struct {
-	cfg       *config.Config
-	log       *slog.Logger
-	rooms     *room.Manager
-	verifier  *auth.Verifier
-	engine    *rtc.Engine
-	signal    *signal.Handler
-	store     *store.Store
-	revoked   *auth.Revocations
+	cfg      *config.Config
+	log      *slog.Logger
+	rooms    *room.Manager
+	verifier *auth.Verifier
+	engine   *rtc.Engine
+	signal   *signal.Handler
+	store    *store.Store
+	revoked  *auth.Revocations
+	// events carries every change of every room to the webhook sender, the audit log
+	// and the other consumers.
+	events    *events.Bus
 	stopSweep chan struct{}
 	sweepDone chan struct{}
 	stopOnce  sync.Once
@@ -96,12 +100,14 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		_ = st.Close()
 		return nil, err
 	}
+	bus := events.NewBus()
 	s := &Server{
 		cfg:       cfg,
 		log:       log,
 		verifier:  auth.NewVerifier(auth.StaticKeys(cfg.Keys)),
 		store:     st,
 		revoked:   revoked,
+		events:    bus,
 		stopSweep: make(chan struct{}),
 		sweepDone: make(chan struct{}),
 		rooms: room.NewManager(room.Options{
@@ -109,6 +115,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 			Limits:   cfg.Limit,
 			Logger:   log.With("component", "room"),
 			Revoker:  revoked,
+			Events:   bus,
 		}),
 	}
 
@@ -307,6 +314,9 @@ func (s *Server) sweep() {
 		}
 	}
 }
+
+// Events returns the bus every room change is published on.
+func (s *Server) Events() *events.Bus { return s.events }
 
 // Revocations returns the token revocation list.
 func (s *Server) Revocations() *auth.Revocations { return s.revoked }
