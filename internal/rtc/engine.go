@@ -214,8 +214,8 @@ func registerCodecs(me *webrtc.MediaEngine) error {
 
 // configureMedia registers the RTP header extensions Usher negotiates and the
 // interceptors every peer connection runs: NACK (asking publishers to retransmit, and
-// answering subscribers' NACKs from a bounded buffer of what was sent) and RTCP
-// receiver reports.
+// answering subscribers' NACKs from a bounded buffer of what was sent), transport-wide
+// CC feedback and RTCP receiver reports to publishers.
 func configureMedia(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
 	for _, ext := range []struct {
 		uri  string
@@ -226,6 +226,9 @@ func configureMedia(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
 		{sdp.SDESRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
 		{sdp.SDESRepairRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
 		{sdp.AudioLevelURI, webrtc.RTPCodecTypeAudio},
+		{sfu.DependencyDescriptorURI, webrtc.RTPCodecTypeVideo},
+		{sfu.AbsCaptureTimeURI, webrtc.RTPCodecTypeAudio},
+		{sfu.AbsCaptureTimeURI, webrtc.RTPCodecTypeVideo},
 	} {
 		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: ext.uri}, ext.kind); err != nil {
 			return fmt.Errorf("registering header extension %s: %w", ext.uri, err)
@@ -233,6 +236,12 @@ func configureMedia(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
 	}
 	if err := webrtc.ConfigureNackWithOptions(me, ir, nil, nack.ResponderSize(nackBufferPackets)); err != nil {
 		return fmt.Errorf("configuring NACK: %w", err)
+	}
+	// Transport-wide congestion control feedback to publishers, so a browser's send-side
+	// bandwidth estimate (and with it the simulcast layers it sends) follows the real
+	// path to the server rather than losses alone.
+	if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
+		return fmt.Errorf("configuring transport-wide CC feedback: %w", err)
 	}
 	// Receiver reports to publishers. Sender reports to subscribers are the
 	// transports' own (they carry the publishers' time mapping).

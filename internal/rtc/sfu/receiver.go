@@ -16,15 +16,24 @@ const keyframeInterval = 300 * time.Millisecond
 // maxPacketSize bounds one RTP packet read from a publisher.
 const maxPacketSize = 1500
 
+// Header extensions Usher negotiates beyond Pion's named ones.
+const (
+	// DependencyDescriptorURI describes the layers of an SVC (AV1, VP9) frame.
+	DependencyDescriptorURI = "https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension"
+	// AbsCaptureTimeURI carries the capture time of a frame at its sender.
+	AbsCaptureTimeURI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time"
+)
+
 // forwardedExtensions are the RTP header extensions a subscriber receives as the
 // publisher sent them (mapped to the subscriber's extension IDs). The others describe a
 // hop (mid, rid, abs-send-time, transport-wide CC) and are the subscriber transport's own.
 var forwardedExtensions = map[string]bool{
-	"urn:ietf:params:rtp-hdrext:ssrc-audio-level": true,
-	"urn:3gpp:video-orientation":                  true,
-	"https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension": true,
-	"http://www.webrtc.org/experiments/rtp-hdrext/playout-delay":                              true,
-	"http://www.webrtc.org/experiments/rtp-hdrext/color-space":                                true,
+	"urn:ietf:params:rtp-hdrext:ssrc-audio-level":                true,
+	"urn:3gpp:video-orientation":                                 true,
+	DependencyDescriptorURI:                                      true,
+	AbsCaptureTimeURI:                                            true,
+	"http://www.webrtc.org/experiments/rtp-hdrext/playout-delay": true,
+	"http://www.webrtc.org/experiments/rtp-hdrext/color-space":   true,
 }
 
 // Source is where a Receiver reads RTP from: Pion's remote track in production, a
