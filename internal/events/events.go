@@ -21,13 +21,14 @@ const (
 	RoomFinished        Kind = "room_finished"
 	RoomMetadataChanged Kind = "room_metadata_changed"
 
-	// ParticipantJoined is sent when a participant becomes active (its media
-	// connection is up), as LiveKit's participant_joined.
+	// ParticipantJoined is sent when a participant joins the room (its JoinResponse
+	// is sent), as LiveKit's participant_joined.
 	ParticipantJoined Kind = "participant_joined"
-	// ParticipantLeft is sent when an active participant leaves, for any reason.
+	// ParticipantLeft is sent when a participant whose media connection came up
+	// leaves, for any reason.
 	ParticipantLeft Kind = "participant_left"
-	// ParticipantConnectionAborted is sent when a participant leaves before it
-	// became active.
+	// ParticipantConnectionAborted is sent when a participant leaves before its
+	// media connection ever came up.
 	ParticipantConnectionAborted Kind = "participant_connection_aborted"
 	// ParticipantUpdated is a change of name, metadata, attributes or permission;
 	// Changes says which.
@@ -145,6 +146,10 @@ type Event struct {
 	Until time.Time
 	// Tracks lists the track SIDs of a subscription change.
 	Tracks []string
+	// Topic and Identities are the topic and destinations (identities or SIDs; none:
+	// everyone) of data sent by the server.
+	Topic      string
+	Identities []string
 }
 
 // RoomName returns the name of the event's room.

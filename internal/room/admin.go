@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/usher-rtc/usher/internal/auth"
+	"github.com/usher-rtc/usher/internal/events"
 )
 
 // Revoker stores token revocations durably.
@@ -117,7 +119,7 @@ func (m *Manager) validateUpdate(u Update, current map[string]string) (map[strin
 // showing the participant makes them leave or join for others), and every token the
 // participant's connection holds is revoked while a fresh one with the new grants is
 // pushed to it, so a reconnect never restores the old permission.
-func (m *Manager) UpdateParticipant(roomName, identity string, u Update) (*livekit.ParticipantInfo, error) {
+func (m *Manager) UpdateParticipant(ctx context.Context, roomName, identity string, u Update) (*livekit.ParticipantInfo, error) {
 	if u.empty() {
 		return nil, fmt.Errorf("%w: set at least one of metadata, name, attributes or permission", ErrInvalidArgument)
 	}
@@ -125,7 +127,7 @@ func (m *Manager) UpdateParticipant(roomName, identity string, u Update) (*livek
 	if err != nil {
 		return nil, err
 	}
-	info, refs, err := r.applyUpdateLocked(p, u)
+	info, refs, err := r.applyUpdateLocked(p, u, actorOf(ctx))
 	r.unlock()
 	if err != nil {
 		return nil, err
@@ -154,17 +156,18 @@ func (p *Participant) UpdateSelf(u Update) error {
 	if !p.permission.GetCanUpdateMetadata() {
 		return fmt.Errorf("%w: %q may not update its own metadata (can_update_metadata)", ErrPermissionDenied, p.identity)
 	}
-	_, _, err := r.applyUpdateLocked(p, u)
+	_, _, err := r.applyUpdateLocked(p, u, p.selfActor(r))
 	return err
 }
 
 // applyUpdateLocked validates and applies u to p. With a permission change it returns
 // the tokens to revoke.
-func (r *Room) applyUpdateLocked(p *Participant, u Update) (*livekit.ParticipantInfo, []auth.TokenRef, error) {
+func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (*livekit.ParticipantInfo, []auth.TokenRef, error) {
 	attrs, err := r.mgr.validateUpdate(u, p.attributes)
 	if err != nil {
 		return nil, nil, err
 	}
+	before := p.infoLocked()
 	changed := false
 	if u.Name != "" && u.Name != p.name {
 		p.name, changed = u.Name, true
@@ -186,7 +189,7 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update) (*livekit.Participant
 			if !perm.CanSubscribe {
 				clear(p.subscriptions)
 			}
-			r.unpublishDisallowedLocked(p)
+			r.unpublishDisallowedLocked(p, actor)
 		}
 		refs = p.sink.IssuedTokens()
 	}
@@ -205,6 +208,7 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update) (*livekit.Participant
 	r.roomChangedLocked()
 	r.syncForwardsLocked(p)
 	r.reconcileLocked()
+	r.emitLocked(&events.Event{Kind: events.ParticipantUpdated, Participant: info, Actor: actor, Changes: participantChanges(before, info)})
 	return info, refs, nil
 }
 
@@ -225,14 +229,16 @@ func (m *Manager) revoke(refs []auth.TokenRef, room, identity, reason string) er
 // (the join token and each refreshed one), and any token of that identity for this
 // room issued before the removal, is revoked durably until it would have expired.
 // Removing a forwarded stand-in ends that forward.
-func (m *Manager) RemoveParticipant(roomName, identity string) error {
+func (m *Manager) RemoveParticipant(ctx context.Context, roomName, identity string) error {
 	r, p, err := m.lockedParticipant(roomName, identity)
 	if err != nil {
 		return err
 	}
 	forwarded := p.forwardOf != nil
 	refs := p.sink.IssuedTokens()
-	r.removeLocked(p, livekit.DisconnectReason_PARTICIPANT_REMOVED)
+	actor := actorOf(ctx)
+	r.emitParticipantLocked(events.ParticipantRemoved, p, actor, "removed from the room")
+	r.removeLocked(p, livekit.DisconnectReason_PARTICIPANT_REMOVED, actor)
 	r.unlock()
 	if forwarded {
 		return nil
@@ -243,7 +249,7 @@ func (m *Manager) RemoveParticipant(roomName, identity string) error {
 // MutePublishedTrack mutes or unmutes one of a participant's tracks. The publisher's
 // client is told first (its SDK mutes the local track), then everyone sees the new
 // state. Unmuting needs room.enable_remote_unmute.
-func (m *Manager) MutePublishedTrack(roomName, identity, trackSID string, muted bool) (*livekit.TrackInfo, error) {
+func (m *Manager) MutePublishedTrack(ctx context.Context, roomName, identity, trackSID string, muted bool) (*livekit.TrackInfo, error) {
 	if trackSID == "" {
 		return nil, fmt.Errorf("%w: track_sid is empty", ErrInvalidArgument)
 	}
@@ -264,12 +270,12 @@ func (m *Manager) MutePublishedTrack(roomName, identity, trackSID string, muted 
 	}
 	// The client hears of the mute before the update, so its SDK never reverts it.
 	p.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Mute{Mute: &livekit.MuteTrackRequest{Sid: trackSID, Muted: muted}}})
-	return r.setTrackMutedLocked(p, trackSID, muted)
+	return r.setTrackMutedLocked(p, trackSID, muted, actorOf(ctx))
 }
 
 // UpdateSubscriptions subscribes or unsubscribes a participant to tracks, named by SID
 // or per publisher. An admin may do this even without can_subscribe.
-func (m *Manager) UpdateSubscriptions(roomName, identity string, trackSIDs []string, perParticipant []*livekit.ParticipantTracks, subscribe bool) error {
+func (m *Manager) UpdateSubscriptions(ctx context.Context, roomName, identity string, trackSIDs []string, perParticipant []*livekit.ParticipantTracks, subscribe bool) error {
 	if len(trackSIDs) == 0 && len(perParticipant) == 0 {
 		return fmt.Errorf("%w: name tracks in track_sids or participant_tracks", ErrInvalidArgument)
 	}
@@ -312,12 +318,14 @@ func (m *Manager) UpdateSubscriptions(roomName, identity string, trackSIDs []str
 		p.subscriptions[sid] = subscribe
 	}
 	r.reconcileLocked()
+	r.emitLocked(&events.Event{Kind: events.SubscriptionChanged, Participant: p.infoLocked(), Actor: actorOf(ctx),
+		Tracks: sids, Changes: []events.Change{{Field: "subscribed", After: fmt.Sprint(subscribe)}}})
 	return nil
 }
 
 // SendData sends a server-made data packet to chosen participants, or to everyone. A
 // request repeated with the same nonce is delivered once.
-func (m *Manager) SendData(req *livekit.SendDataRequest) error {
+func (m *Manager) SendData(ctx context.Context, req *livekit.SendDataRequest) error {
 	if len(req.Data) == 0 {
 		return fmt.Errorf("%w: data is empty", ErrInvalidArgument)
 	}
@@ -353,6 +361,8 @@ func (m *Manager) SendData(req *livekit.SendDataRequest) error {
 		r.unlock()
 		return nil // already delivered
 	}
+	r.emitLocked(&events.Event{Kind: events.DataSent, Actor: actorOf(ctx), Topic: req.GetTopic(),
+		Identities: append(append([]string(nil), dests...), sids...)})
 	r.unlock()
 	pkt := &livekit.DataPacket{
 		Kind:                  req.Kind,

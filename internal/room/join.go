@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/usher-rtc/usher/internal/config"
+	"github.com/usher-rtc/usher/internal/events"
 )
 
 // Reserve validates a join and holds a seat for the participant, before the signal
@@ -86,7 +87,7 @@ func (r *Room) Activate(p *Participant, resp *livekit.JoinResponse) error {
 	}
 	delete(r.reserved, p)
 	if old := r.participants[p.identity]; old != nil {
-		r.removeLocked(old, livekit.DisconnectReason_DUPLICATE_IDENTITY)
+		r.removeLocked(old, livekit.DisconnectReason_DUPLICATE_IDENTITY, events.Server)
 	}
 	p.activated = true
 	if p.keepsRoomOpen() {
@@ -105,6 +106,7 @@ func (r *Room) Activate(p *Participant, resp *livekit.JoinResponse) error {
 	r.roomChangedLocked()
 	r.updateLifecycleLocked()
 	r.reconcileLocked()
+	r.emitParticipantLocked(events.ParticipantJoined, p, p.selfActor(r), "")
 	r.mgr.log.Debug("participant joined", "room", r.name, "identity", p.identity, "sid", p.sid)
 	return nil
 }
@@ -164,6 +166,7 @@ func (p *Participant) SetActive() {
 		return
 	}
 	p.state = livekit.ParticipantInfo_ACTIVE
+	p.everActive = true
 	p.bumpLocked()
 	r.broadcastLocked(p, p.infoLocked(), true)
 	r.syncForwardsLocked(p)
@@ -190,18 +193,20 @@ func (p *Participant) Leave(reason livekit.DisconnectReason) {
 	if r.participants[p.identity] != p {
 		return
 	}
-	r.removeLocked(p, reason)
+	r.removeLocked(p, reason, p.leaveActor(r, reason))
 }
 
 // removeLocked takes p out of the room, broadcasts their departure, closes their
-// connection with a leave carrying reason, and ends their stand-ins elsewhere.
-func (r *Room) removeLocked(p *Participant, reason livekit.DisconnectReason) {
+// connection with a leave carrying reason, and ends their stand-ins elsewhere. actor
+// caused it.
+func (r *Room) removeLocked(p *Participant, reason livekit.DisconnectReason, actor events.Actor) {
+	r.emitLeftLocked(p, reason, actor)
 	r.detachLocked(p, reason)
 	p.left = true
 	p.reason = reason
 	p.state = livekit.ParticipantInfo_DISCONNECTED
 	p.sink.Close(&livekit.LeaveRequest{Reason: reason, Action: livekit.LeaveRequest_DISCONNECT})
-	r.unlinkForwardsLocked(p, reason)
+	r.unlinkForwardsLocked(p, reason, actor)
 	r.mgr.log.Debug("participant left", "room", r.name, "identity", p.identity, "sid", p.sid, "reason", reason.String())
 }
 

@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,7 +62,7 @@ func (m *Manager) ValidateRoomName(name string) error {
 
 // JoinRoom returns the room a participant joins: the open room called name, or, when
 // autoCreate is set, a new one configured by cfg (the token's roomConfig, may be nil).
-func (m *Manager) JoinRoom(name string, autoCreate bool, cfg *livekit.RoomConfiguration) (*Room, error) {
+func (m *Manager) JoinRoom(ctx context.Context, name string, autoCreate bool, cfg *livekit.RoomConfiguration) (*Room, error) {
 	if err := m.ValidateRoomName(name); err != nil {
 		return nil, err
 	}
@@ -92,6 +93,7 @@ func (m *Manager) JoinRoom(name string, autoCreate bool, cfg *livekit.RoomConfig
 	r := newRoom(m, req)
 	r.mu.Lock()
 	r.armCloseTimerLocked(time.Duration(r.emptyTimeout) * time.Second)
+	r.emitLocked(&events.Event{Kind: events.RoomStarted, Actor: actorOf(ctx)})
 	r.unlock()
 	m.rooms[name] = r
 	m.log.Info("room created by a join", "room", r.name, "sid", r.sid)
@@ -139,7 +141,7 @@ func (m *Manager) validateMetadata(what, md string) error {
 
 // CreateRoom creates a room, or returns the existing room of that name unchanged
 // (CreateRoom is idempotent). created tells which.
-func (m *Manager) CreateRoom(req *livekit.CreateRoomRequest) (info *livekit.Room, created bool, err error) {
+func (m *Manager) CreateRoom(ctx context.Context, req *livekit.CreateRoomRequest) (info *livekit.Room, created bool, err error) {
 	if err := m.validateCreate(req); err != nil {
 		return nil, false, err
 	}
@@ -155,6 +157,7 @@ func (m *Manager) CreateRoom(req *livekit.CreateRoomRequest) (info *livekit.Room
 	r.mu.Lock()
 	r.armCloseTimerLocked(time.Duration(r.emptyTimeout) * time.Second)
 	info = r.infoLocked()
+	r.emitLocked(&events.Event{Kind: events.RoomStarted, Room: info, Actor: actorOf(ctx)})
 	r.unlock()
 	m.rooms[req.Name] = r
 	m.log.Info("room created", "room", r.name, "sid", r.sid)
@@ -235,7 +238,7 @@ func (m *Manager) ListRooms(names []string) []*livekit.Room {
 }
 
 // DeleteRoom closes the room called name.
-func (m *Manager) DeleteRoom(name string) error {
+func (m *Manager) DeleteRoom(ctx context.Context, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.rooms[name]
@@ -243,7 +246,7 @@ func (m *Manager) DeleteRoom(name string) error {
 		return fmt.Errorf("%w: %q", ErrRoomNotFound, name)
 	}
 	r.mu.Lock()
-	r.closeLocked(livekit.DisconnectReason_ROOM_DELETED)
+	r.closeLocked(livekit.DisconnectReason_ROOM_DELETED, actorOf(ctx))
 	r.unlock()
 	delete(m.rooms, name)
 	m.log.Info("room deleted", "room", name, "sid", r.sid)
@@ -251,7 +254,7 @@ func (m *Manager) DeleteRoom(name string) error {
 }
 
 // UpdateRoomMetadata replaces the metadata of the room called name.
-func (m *Manager) UpdateRoomMetadata(name, metadata string) (*livekit.Room, error) {
+func (m *Manager) UpdateRoomMetadata(ctx context.Context, name, metadata string) (*livekit.Room, error) {
 	if err := m.validateMetadata("room metadata", metadata); err != nil {
 		return nil, err
 	}
@@ -259,7 +262,7 @@ func (m *Manager) UpdateRoomMetadata(name, metadata string) (*livekit.Room, erro
 	if err != nil {
 		return nil, err
 	}
-	info, err := r.setMetadata(metadata)
+	info, err := r.setMetadata(metadata, actorOf(ctx))
 	if errors.Is(err, ErrRoomClosed) {
 		return nil, fmt.Errorf("%w: %q", ErrRoomNotFound, name)
 	}
@@ -276,7 +279,7 @@ func (m *Manager) expire(r *Room, gen uint64) {
 	if r.closed || r.timerGen != gen || r.occupiedLocked() {
 		return
 	}
-	r.closeLocked(livekit.DisconnectReason_ROOM_CLOSED)
+	r.closeLocked(livekit.DisconnectReason_ROOM_CLOSED, events.Server)
 	if m.rooms[r.name] == r {
 		delete(m.rooms, r.name)
 	}
@@ -290,7 +293,7 @@ func (m *Manager) Close() {
 	m.closed = true
 	for name, r := range m.rooms {
 		r.mu.Lock()
-		r.closeLocked(livekit.DisconnectReason_SERVER_SHUTDOWN)
+		r.closeLocked(livekit.DisconnectReason_SERVER_SHUTDOWN, events.Server)
 		r.unlock()
 		delete(m.rooms, name)
 	}

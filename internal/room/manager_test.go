@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -29,17 +30,17 @@ func TestConcurrentLifecycle(t *testing.T) {
 				name := fmt.Sprintf("r%d", i%10)
 				switch (w + i) % 4 {
 				case 0:
-					if _, _, err := m.CreateRoom(&livekit.CreateRoomRequest{Name: name, EmptyTimeout: 1}); err != nil {
+					if _, _, err := m.CreateRoom(context.Background(), &livekit.CreateRoomRequest{Name: name, EmptyTimeout: 1}); err != nil {
 						t.Error(err)
 					}
 				case 1:
-					if err := m.DeleteRoom(name); err != nil && !errors.Is(err, ErrRoomNotFound) {
+					if err := m.DeleteRoom(context.Background(), name); err != nil && !errors.Is(err, ErrRoomNotFound) {
 						t.Error(err)
 					}
 				case 2:
 					m.ListRooms(nil)
 				case 3:
-					if _, err := m.UpdateRoomMetadata(name, "x"); err != nil && !errors.Is(err, ErrRoomNotFound) {
+					if _, err := m.UpdateRoomMetadata(context.Background(), name, "x"); err != nil && !errors.Is(err, ErrRoomNotFound) {
 						t.Error(err)
 					}
 				}
@@ -52,7 +53,7 @@ func TestConcurrentLifecycle(t *testing.T) {
 func TestExpiryIgnoresReplacedTimer(t *testing.T) {
 	m := newTestManager()
 	defer m.Close()
-	if _, _, err := m.CreateRoom(&livekit.CreateRoomRequest{Name: "a", EmptyTimeout: 1}); err != nil {
+	if _, _, err := m.CreateRoom(context.Background(), &livekit.CreateRoomRequest{Name: "a", EmptyTimeout: 1}); err != nil {
 		t.Fatal(err)
 	}
 	r, _ := m.Room("a")
@@ -76,7 +77,7 @@ func TestExpiryIgnoresReplacedTimer(t *testing.T) {
 func TestClosedManagerRefusesRooms(t *testing.T) {
 	m := newTestManager()
 	m.Close()
-	if _, _, err := m.CreateRoom(&livekit.CreateRoomRequest{Name: "late"}); !errors.Is(err, ErrRoomClosed) {
+	if _, _, err := m.CreateRoom(context.Background(), &livekit.CreateRoomRequest{Name: "late"}); !errors.Is(err, ErrRoomClosed) {
 		t.Errorf("CreateRoom after Close: %v", err)
 	}
 }

@@ -1,12 +1,15 @@
 package room
 
 import (
+	"context"
 	"fmt"
 	"maps"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/guid"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/usher-rtc/usher/internal/events"
 )
 
 // lockTwo locks two different rooms in name order (the only place two room locks are
@@ -40,7 +43,7 @@ type crossRoom struct {
 // lockCrossRoom validates the destination (creating it when create is set), locks
 // both rooms and finds the source participant, which must not be a forwarded
 // stand-in. On success the caller must call unlock.
-func (m *Manager) lockCrossRoom(roomName, identity, dstName string, create bool) (*crossRoom, error) {
+func (m *Manager) lockCrossRoom(ctx context.Context, roomName, identity, dstName string, create bool) (*crossRoom, error) {
 	if dstName == "" {
 		return nil, fmt.Errorf("%w: destination_room is empty", ErrInvalidArgument)
 	}
@@ -56,7 +59,7 @@ func (m *Manager) lockCrossRoom(roomName, identity, dstName string, create bool)
 	}
 	var dst *Room
 	if create {
-		dst, err = m.JoinRoom(dstName, m.opts.Defaults.AutoCreate, nil)
+		dst, err = m.JoinRoom(ctx, dstName, m.opts.Defaults.AutoCreate, nil)
 	} else {
 		dst, err = m.Room(dstName)
 	}
@@ -88,8 +91,8 @@ func (m *Manager) lockCrossRoom(roomName, identity, dstName string, create bool)
 // rejoining: their session (signal connection and transports) carries on, their client
 // gets room_moved with a token for the new room, the source room sees them leave
 // (MIGRATION) and the destination sees them join with their tracks.
-func (m *Manager) MoveParticipant(roomName, identity, dstName string) error {
-	x, err := m.lockCrossRoom(roomName, identity, dstName, false)
+func (m *Manager) MoveParticipant(ctx context.Context, roomName, identity, dstName string) error {
+	x, err := m.lockCrossRoom(ctx, roomName, identity, dstName, false)
 	if err != nil {
 		return err
 	}
@@ -99,9 +102,12 @@ func (m *Manager) MoveParticipant(roomName, identity, dstName string) error {
 		return err
 	}
 
+	actor := actorOf(ctx)
+	src.emitLocked(&events.Event{Kind: events.ParticipantMoved, Participant: p.infoLocked(), Actor: actor, Destination: dstName})
+	src.emitLeftLocked(p, livekit.DisconnectReason_MIGRATION, actor)
 	src.detachLocked(p, livekit.DisconnectReason_MIGRATION)
 	if old := dst.participants[identity]; old != nil {
-		dst.removeLocked(old, livekit.DisconnectReason_DUPLICATE_IDENTITY)
+		dst.removeLocked(old, livekit.DisconnectReason_DUPLICATE_IDENTITY, actor)
 	}
 	clear(p.subscriptions)
 	// An admin moved them: from now on their tokens are for the destination's tenant.
@@ -123,6 +129,10 @@ func (m *Manager) MoveParticipant(roomName, identity, dstName string) error {
 	dst.broadcastLocked(p, info, false)
 	dst.roomChangedLocked()
 	dst.updateLifecycleLocked()
+	dst.emitParticipantLocked(events.ParticipantJoined, p, actor, "")
+	for _, t := range p.tracks {
+		dst.emitTrackLocked(events.TrackPublished, p, t.info, actor)
+	}
 	m.log.Info("participant moved", "identity", identity, "from", roomName, "to", dstName)
 	return nil
 }
@@ -132,8 +142,8 @@ func (m *Manager) MoveParticipant(roomName, identity, dstName string) error {
 // mirrors the source's tracks, name, metadata and attributes. It lasts until the source
 // leaves its room or the stand-in is removed from the destination. The destination is
 // created when missing (as LiveKit does) if room.auto_create is on.
-func (m *Manager) ForwardParticipant(roomName, identity, dstName string) error {
-	x, err := m.lockCrossRoom(roomName, identity, dstName, true)
+func (m *Manager) ForwardParticipant(ctx context.Context, roomName, identity, dstName string) error {
+	x, err := m.lockCrossRoom(ctx, roomName, identity, dstName, true)
 	if err != nil {
 		return err
 	}
@@ -176,6 +186,13 @@ func (m *Manager) ForwardParticipant(roomName, identity, dstName string) error {
 	dst.roomChangedLocked()
 	dst.updateLifecycleLocked()
 	dst.reconcileLocked()
+	actor := actorOf(ctx)
+	x.src.emitLocked(&events.Event{Kind: events.ParticipantForwarded, Participant: p.infoLocked(), Actor: actor, Destination: dstName})
+	proxy.everActive = true
+	dst.emitParticipantLocked(events.ParticipantJoined, proxy, actor, "")
+	for _, t := range proxy.tracks {
+		dst.emitTrackLocked(events.TrackPublished, proxy, t.info, actor)
+	}
 	m.log.Info("participant forwarded", "identity", identity, "from", roomName, "to", dstName)
 	return nil
 }
@@ -244,7 +261,7 @@ func (p *Participant) forwardVersion() uint32 { return p.mirrored }
 // unlinkForwardsLocked ends the forwarding links of x, which is leaving r: a stand-in
 // is dropped from its source's list; a source's stand-ins leave their rooms with the
 // same reason.
-func (r *Room) unlinkForwardsLocked(x *Participant, reason livekit.DisconnectReason) {
+func (r *Room) unlinkForwardsLocked(x *Participant, reason livekit.DisconnectReason, actor events.Actor) {
 	if src := x.forwardOf; src != nil {
 		dst := r
 		r.afterUnlockLocked(func() {
@@ -260,7 +277,7 @@ func (r *Room) unlinkForwardsLocked(x *Participant, reason livekit.DisconnectRea
 		r.afterUnlockLocked(func() {
 			dst.mu.Lock()
 			if dst.participants[proxy.identity] == proxy {
-				dst.removeLocked(proxy, reason)
+				dst.removeLocked(proxy, reason, actor)
 			}
 			dst.unlock()
 		})

@@ -108,7 +108,10 @@ type Participant struct {
 	// activated is false while the participant is only reserved (connection upgrading).
 	activated bool
 	left      bool
-	reason    livekit.DisconnectReason
+	// everActive is set once the media connection came up (participant_left rather
+	// than participant_connection_aborted when they go).
+	everActive bool
+	reason     livekit.DisconnectReason
 
 	tracks  []*track
 	pending map[string]*livekit.TrackInfo // by cid, announced but not yet negotiated

@@ -11,6 +11,8 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/guid"
+
+	"github.com/usher-rtc/usher/internal/events"
 )
 
 // EnabledCodecs are the codecs the server accepts from publishers, as Room reports them
@@ -233,7 +235,7 @@ func (r *Room) updateLifecycleLocked() {
 }
 
 // setMetadata replaces the room metadata, tells everyone, and returns the new snapshot.
-func (r *Room) setMetadata(md string) (*livekit.Room, error) {
+func (r *Room) setMetadata(md string, actor events.Actor) (*livekit.Room, error) {
 	r.mu.Lock()
 	defer r.unlock()
 	if r.closed {
@@ -245,9 +247,14 @@ func (r *Room) setMetadata(md string) (*livekit.Room, error) {
 		}
 		return nil, fmt.Errorf("%w: room %q belongs to tenant %q for its whole life; its metadata must keep that auth_id", ErrInvalidArgument, r.name, r.tenant)
 	}
+	before := r.metadata
 	r.metadata = md
 	info := r.infoLocked()
 	r.sendRoomLocked(info)
+	if before != md {
+		r.emitLocked(&events.Event{Kind: events.RoomMetadataChanged, Room: info, Actor: actor,
+			Changes: []events.Change{{Field: "metadata", Before: before, After: md}}})
+	}
 	return info, nil
 }
 
@@ -273,7 +280,10 @@ func (r *Room) sendRoomLocked(info *livekit.Room) {
 // closeLocked marks the room closed, stops its timer, and ends every participant's
 // connection with reason. The caller removes the room from the manager.
 // (Deferred work it schedules runs when the caller releases the lock with unlock.)
-func (r *Room) closeLocked(reason livekit.DisconnectReason) {
+func (r *Room) closeLocked(reason livekit.DisconnectReason, actor events.Actor) {
+	for _, p := range r.participants {
+		r.emitLeftLocked(p, reason, actor)
+	}
 	r.closed = true
 	r.stopCloseTimerLocked()
 	leave := &livekit.LeaveRequest{Reason: reason, Action: livekit.LeaveRequest_DISCONNECT}
@@ -285,7 +295,7 @@ func (r *Room) closeLocked(reason livekit.DisconnectReason) {
 	for _, p := range r.participants {
 		p.left, p.reason, p.state = true, reason, livekit.ParticipantInfo_DISCONNECTED
 		p.sink.Close(leave)
-		r.unlinkForwardsLocked(p, reason)
+		r.unlinkForwardsLocked(p, reason, actor)
 	}
 	for p := range r.reserved {
 		p.left = true
@@ -294,4 +304,5 @@ func (r *Room) closeLocked(reason livekit.DisconnectReason) {
 	clear(r.participants)
 	clear(r.reserved)
 	clear(r.bySID)
+	r.emitLocked(&events.Event{Kind: events.RoomFinished, Actor: actor, Reason: reason.String()})
 }

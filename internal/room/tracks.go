@@ -8,6 +8,8 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/guid"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/usher-rtc/usher/internal/events"
 )
 
 // MaxTracksPerParticipant bounds the tracks one participant may publish or announce.
@@ -272,13 +274,16 @@ func (p *Participant) SyncSending(sending []SendingTrack) {
 	}
 	changed := false
 	kept := p.tracks[:0:0]
+	actor := p.selfActor(r)
 	for _, t := range p.tracks {
 		if sent[t.cid] {
 			kept = append(kept, t)
 		} else {
 			changed = true
+			r.emitTrackLocked(events.TrackUnpublished, p, t.info, actor)
 		}
 	}
+	var published []*livekit.TrackInfo
 	for _, s := range sending {
 		ti, ok := p.pending[s.CID]
 		if !ok {
@@ -302,6 +307,7 @@ func (p *Participant) SyncSending(sending []SendingTrack) {
 		}
 		kept = append(kept, &track{cid: s.CID, info: ti, source: src})
 		changed = true
+		published = append(published, ti)
 	}
 	if !changed {
 		return
@@ -309,6 +315,9 @@ func (p *Participant) SyncSending(sending []SendingTrack) {
 	p.tracks = kept
 	r.participantChangedLocked(p)
 	r.reconcileLocked()
+	for _, ti := range published {
+		r.emitTrackLocked(events.TrackPublished, p, ti, actor)
+	}
 }
 
 // participantChangedLocked records a change of p that everyone who sees p (and p)
@@ -327,13 +336,13 @@ func (p *Participant) SetTrackMuted(trackSID string, muted bool) error {
 	if p.left {
 		return fmt.Errorf("%w: %q", ErrParticipantNotFound, p.identity)
 	}
-	_, err := r.setTrackMutedLocked(p, trackSID, muted)
+	_, err := r.setTrackMutedLocked(p, trackSID, muted, p.selfActor(r))
 	return err
 }
 
 // setTrackMutedLocked mutes or unmutes one of p's tracks, published or announced, and
 // returns it.
-func (r *Room) setTrackMutedLocked(p *Participant, trackSID string, muted bool) (*livekit.TrackInfo, error) {
+func (r *Room) setTrackMutedLocked(p *Participant, trackSID string, muted bool, actor events.Actor) (*livekit.TrackInfo, error) {
 	for i, t := range p.tracks {
 		if t.info.Sid != trackSID {
 			continue
@@ -348,6 +357,11 @@ func (r *Room) setTrackMutedLocked(p *Participant, trackSID string, muted bool) 
 				r.muteSourceLocked(b, muted)
 			}
 			r.participantChangedLocked(p)
+			kind := events.TrackUnmuted
+			if muted {
+				kind = events.TrackMuted
+			}
+			r.emitTrackLocked(kind, p, info, actor)
 			return info, nil
 		}
 		return t.info, nil
@@ -366,7 +380,7 @@ func (r *Room) setTrackMutedLocked(p *Participant, trackSID string, muted bool) 
 // unpublishDisallowedLocked removes p's tracks (published and announced) that its
 // permission no longer allows, and tells p's client to stop sending them. It reports
 // whether anything was removed.
-func (r *Room) unpublishDisallowedLocked(p *Participant) bool {
+func (r *Room) unpublishDisallowedLocked(p *Participant, actor events.Actor) bool {
 	changed := false
 	kept := p.tracks[:0:0]
 	for _, t := range p.tracks {
@@ -375,6 +389,7 @@ func (r *Room) unpublishDisallowedLocked(p *Participant) bool {
 			continue
 		}
 		changed = true
+		r.emitTrackLocked(events.TrackUnpublished, p, t.info, actor)
 		p.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackUnpublished{
 			TrackUnpublished: &livekit.TrackUnpublishedResponse{TrackSid: t.info.Sid},
 		}})

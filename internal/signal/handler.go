@@ -23,6 +23,7 @@ import (
 	"github.com/usher-rtc/usher/internal/apierr"
 	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/config"
+	"github.com/usher-rtc/usher/internal/events"
 	"github.com/usher-rtc/usher/internal/room"
 	"github.com/usher-rtc/usher/internal/rtc"
 )
@@ -283,7 +284,8 @@ func (h *Handler) serveJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rm, err := h.opts.Rooms.JoinRoom(a.room, h.opts.AutoCreate, a.claims.Grants.GetRoomConfiguration())
+	ctx := events.NewContext(r.Context(), events.ParticipantActor(a.room, a.claims.Identity()))
+	rm, err := h.opts.Rooms.JoinRoom(ctx, a.room, h.opts.AutoCreate, a.claims.Grants.GetRoomConfiguration())
 	if err != nil {
 		release()
 		h.log.Debug("join refused", "room", a.room, "error", apierr.Message(err))

@@ -13,15 +13,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
 
+	twirpapi "github.com/usher-rtc/usher/internal/api/twirp"
 	"github.com/usher-rtc/usher/internal/apierr"
 	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/config"
+	"github.com/usher-rtc/usher/internal/events"
 	"github.com/usher-rtc/usher/internal/room"
 )
 
@@ -124,6 +127,22 @@ func New(opts Options) *Gateway {
 // caller is who a request acts as: the auth id of its API token, or none (open mode).
 type caller struct {
 	authID string
+}
+
+// actor describes the caller for the events its request causes: a tenant, or an
+// operator of the whole server (a token without auth id, or no token when none is
+// required).
+func (c caller) actor(r *http.Request) events.Actor {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a := events.Actor{Kind: events.ActorTenant, Tenant: c.authID, Address: host, RequestID: twirpapi.RequestID(r)}
+	if c.authID == "" {
+		a.Kind = events.ActorAdmin
+		a.Identity = "rest-gateway"
+	}
+	return a
 }
 
 // owns reports whether the caller may act on a room with this metadata: without an
@@ -239,6 +258,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rt route) {
 	if g.opts.Local {
 		ctx = auth.OperatorContext(ctx)
 	}
+	ctx = events.NewContext(ctx, c.actor(r))
 	if g.opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, g.opts.Timeout)

@@ -2,6 +2,7 @@ package twirpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -44,7 +45,7 @@ func newFuzzTarget(t testing.TB) *fuzzTarget {
 	mgr := room.NewManager(room.Options{Defaults: cfg.Room, Limits: cfg.Limit})
 	t.Cleanup(mgr.Close)
 	for _, name := range []string{"mine", "theirs"} {
-		if _, _, err := mgr.CreateRoom(&livekit.CreateRoomRequest{Name: name, Metadata: `{"topic":"` + name + `"}`}); err != nil {
+		if _, _, err := mgr.CreateRoom(context.Background(), &livekit.CreateRoomRequest{Name: name, Metadata: `{"topic":"` + name + `"}`}); err != nil {
 			t.Fatal(err)
 		}
 		rm, _ := mgr.Room(name)

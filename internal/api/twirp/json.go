@@ -84,9 +84,10 @@ func actorOf(c *auth.Claims, r *http.Request) events.Actor {
 // letters, digits, '-', '_', '.', ':'), else a new ID.
 func RequestID(r *http.Request) string {
 	id := r.Header.Get("X-Request-Id")
-	if id != "" && len(id) <= 64 && strings.IndexFunc(id, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c))
-	}) < 0 {
+	plain := func(c rune) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c)
+	}
+	if id != "" && len(id) <= 64 && strings.IndexFunc(id, func(c rune) bool { return !plain(c) }) < 0 {
 		return id
 	}
 	return guid.New("REQ_")

@@ -34,7 +34,7 @@ func (s *RoomService) CreateRoom(ctx context.Context, req *livekit.CreateRoomReq
 	if err := claims(ctx).RequireRoomCreate("CreateRoom"); err != nil {
 		return nil, err
 	}
-	info, _, err := s.rooms.CreateRoom(req)
+	info, _, err := s.rooms.CreateRoom(ctx, req)
 	return info, err
 }
 
@@ -58,7 +58,7 @@ func (s *RoomService) DeleteRoom(ctx context.Context, req *livekit.DeleteRoomReq
 	if err := s.rooms.ValidateRoomName(req.Room); err != nil {
 		return nil, err
 	}
-	if err := s.rooms.DeleteRoom(req.Room); err != nil {
+	if err := s.rooms.DeleteRoom(ctx, req.Room); err != nil {
 		return nil, err
 	}
 	return &livekit.DeleteRoomResponse{}, nil
@@ -69,7 +69,7 @@ func (s *RoomService) UpdateRoomMetadata(ctx context.Context, req *livekit.Updat
 	if err := s.roomAdmin(ctx, "UpdateRoomMetadata", req.Room); err != nil {
 		return nil, err
 	}
-	return s.rooms.UpdateRoomMetadata(req.Room, req.Metadata)
+	return s.rooms.UpdateRoomMetadata(ctx, req.Room, req.Metadata)
 }
 
 // roomAdmin validates the room name, then checks the roomAdmin grant for it.
@@ -113,7 +113,7 @@ func (s *RoomService) RemoveParticipant(ctx context.Context, req *livekit.RoomPa
 	if err := s.roomAdmin(ctx, "RemoveParticipant", req.Room); err != nil {
 		return nil, err
 	}
-	if err := s.rooms.RemoveParticipant(req.Room, req.Identity); err != nil {
+	if err := s.rooms.RemoveParticipant(ctx, req.Room, req.Identity); err != nil {
 		return nil, err
 	}
 	return &livekit.RemoveParticipantResponse{}, nil
@@ -124,7 +124,7 @@ func (s *RoomService) MutePublishedTrack(ctx context.Context, req *livekit.MuteR
 	if err := s.roomAdmin(ctx, "MutePublishedTrack", req.Room); err != nil {
 		return nil, err
 	}
-	ti, err := s.rooms.MutePublishedTrack(req.Room, req.Identity, req.TrackSid, req.Muted)
+	ti, err := s.rooms.MutePublishedTrack(ctx, req.Room, req.Identity, req.TrackSid, req.Muted)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func (s *RoomService) UpdateParticipant(ctx context.Context, req *livekit.Update
 	if err := s.roomAdmin(ctx, "UpdateParticipant", req.Room); err != nil {
 		return nil, err
 	}
-	return s.rooms.UpdateParticipant(req.Room, req.Identity, room.Update{
+	return s.rooms.UpdateParticipant(ctx, req.Room, req.Identity, room.Update{
 		Name:       req.Name,
 		Metadata:   req.Metadata,
 		Attributes: req.Attributes,
@@ -151,7 +151,7 @@ func (s *RoomService) UpdateSubscriptions(ctx context.Context, req *livekit.Upda
 	if err := s.roomAdmin(ctx, "UpdateSubscriptions", req.Room); err != nil {
 		return nil, err
 	}
-	if err := s.rooms.UpdateSubscriptions(req.Room, req.Identity, req.TrackSids, req.ParticipantTracks, req.Subscribe); err != nil {
+	if err := s.rooms.UpdateSubscriptions(ctx, req.Room, req.Identity, req.TrackSids, req.ParticipantTracks, req.Subscribe); err != nil {
 		return nil, err
 	}
 	return &livekit.UpdateSubscriptionsResponse{}, nil
@@ -162,7 +162,7 @@ func (s *RoomService) SendData(ctx context.Context, req *livekit.SendDataRequest
 	if err := s.roomAdmin(ctx, "SendData", req.Room); err != nil {
 		return nil, err
 	}
-	if err := s.rooms.SendData(req); err != nil {
+	if err := s.rooms.SendData(ctx, req); err != nil {
 		return nil, err
 	}
 	return &livekit.SendDataResponse{}, nil
@@ -177,7 +177,7 @@ func (s *RoomService) ForwardParticipant(ctx context.Context, req *livekit.Forwa
 	if err := claims(ctx).RequireDestinationRoom("ForwardParticipant", req.DestinationRoom); err != nil {
 		return nil, err
 	}
-	if err := s.rooms.ForwardParticipant(req.Room, req.Identity, req.DestinationRoom); err != nil {
+	if err := s.rooms.ForwardParticipant(ctx, req.Room, req.Identity, req.DestinationRoom); err != nil {
 		return nil, err
 	}
 	return &livekit.ForwardParticipantResponse{}, nil
@@ -192,7 +192,7 @@ func (s *RoomService) MoveParticipant(ctx context.Context, req *livekit.MovePart
 	if err := claims(ctx).RequireDestinationRoom("MoveParticipant", req.DestinationRoom); err != nil {
 		return nil, err
 	}
-	if err := s.rooms.MoveParticipant(req.Room, req.Identity, req.DestinationRoom); err != nil {
+	if err := s.rooms.MoveParticipant(ctx, req.Room, req.Identity, req.DestinationRoom); err != nil {
 		return nil, err
 	}
 	return &livekit.MoveParticipantResponse{}, nil

@@ -177,7 +177,11 @@ func (r *Receiver) forward(layerIdx int, b []byte, pkt *rtp.Packet, now int64) {
 	l := &r.layers[layerIdx]
 	l.packets.Add(1)
 	l.bytes.Add(uint64(len(b)))
-	l.lastPacket.Store(now)
+	if len(pkt.Payload) > 0 {
+		// Padding alone (a browser probing its bandwidth) does not make a layer live:
+		// a layer that sends only padding has no picture to switch to.
+		l.lastPacket.Store(now)
+	}
 	if r.muted.Load() {
 		return
 	}
