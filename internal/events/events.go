@@ -24,6 +24,8 @@ const (
 	// ParticipantJoined is sent when a participant joins the room (its JoinResponse
 	// is sent), as LiveKit's participant_joined.
 	ParticipantJoined Kind = "participant_joined"
+	// ParticipantActive is sent when a participant's media connection comes up.
+	ParticipantActive Kind = "participant_active"
 	// ParticipantLeft is sent when a participant whose media connection came up
 	// leaves, for any reason.
 	ParticipantLeft Kind = "participant_left"

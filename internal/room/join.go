@@ -170,6 +170,7 @@ func (p *Participant) SetActive() {
 	p.bumpLocked()
 	r.broadcastLocked(p, p.infoLocked(), true)
 	r.syncForwardsLocked(p)
+	r.emitParticipantLocked(events.ParticipantActive, p, p.selfActor(r), "")
 }
 
 // IsActive reports whether the participant's primary transport has connected.
