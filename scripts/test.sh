@@ -76,6 +76,8 @@ FUZZ_TARGETS=(
   "./internal/api/twirp FuzzTwirpToken"
   "./internal/config FuzzMerge"
   "./internal/api/rest FuzzRESTDecode"
+  "./internal/api/rest FuzzRESTAuditQuery"
+  "./internal/api/twirp FuzzAuditRequest"
   "./test FuzzRESTTenantIsolation"
   "./internal/signal FuzzSignalFrame"
   "./internal/signal FuzzJoinParams"

@@ -40,6 +40,9 @@ Usage:
                                 print a token for the Room service API (roomCreate,
                                 roomList, and roomAdmin for ROOM)
   usher ports [flags]           print the ports the server uses
+  usher audit [--room ROOM] [--identity ID] [--kind KIND] [--since 2h] [flags]
+                                print a running server's audit log (--url,
+                                --api-key, --api-secret as for lk; docs/audit.md)
   usher version                 print the version
   usher help                    print this help
 
@@ -76,6 +79,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return createToken(args[1:], true, stdout, stderr, getenv)
 		case "ports":
 			return ports(args[1:], stdout, stderr, getenv)
+		case "audit":
+			return auditCmd(ctx, args[1:], stdout, stderr, getenv)
 		case "version":
 			fmt.Fprintf(stdout, "usher %s (%s, LiveKit protocol %d)\n", version.Version, runtime.Version(), version.ProtocolVersion)
 			return nil

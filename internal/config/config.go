@@ -51,6 +51,20 @@ type Config struct {
 	HTTP    HTTPConfig    `yaml:"http"`
 	Logging LoggingConfig `yaml:"logging"`
 	Limit   LimitConfig   `yaml:"limit"`
+	Audit   AuditConfig   `yaml:"audit"`
+}
+
+// AuditConfig configures the durable audit log (Usher only; docs/audit.md).
+type AuditConfig struct {
+	// Enabled records every room event, with its actor, in the data directory.
+	Enabled bool `yaml:"enabled"`
+	// Retention is how long records are kept; 0 keeps them until MaxRecords.
+	Retention time.Duration `yaml:"retention"`
+	// MaxRecords caps the records kept, the oldest going first; 0 is no cap.
+	MaxRecords int64 `yaml:"max_records"`
+	// QueueSize bounds the events waiting to be written; events beyond it are
+	// missing from the log, which records the gap.
+	QueueSize int `yaml:"queue_size"`
 }
 
 // HTTPConfig bounds how long the HTTP server waits for clients (Usher only). The /rtc
@@ -235,6 +249,7 @@ func Default() *Config {
 			Upstream:        UpstreamConfig{Timeout: 10 * time.Second},
 		},
 		Logging: LoggingConfig{Level: "info"},
+		Audit:   AuditConfig{Enabled: true, Retention: 90 * 24 * time.Hour, QueueSize: 8192},
 		Limit: LimitConfig{
 			MaxMetadataSize:              64000,
 			MaxAttributesSize:            64000,
@@ -326,6 +341,7 @@ func (c *Config) Validate() error {
 		add("signal.token_ttl (%s) must be longer than signal.refresh_interval (%s), or clients hold expired tokens", c.Signal.TokenTTL, c.Signal.RefreshInterval)
 	}
 	c.validateREST(add)
+	c.validateAudit(add)
 	if c.Signal.QueueSize < 16 {
 		add("signal.queue_size: must be at least 16 (got %d)", c.Signal.QueueSize)
 	}
@@ -497,5 +513,19 @@ func (c *Config) validateREST(add func(string, ...any)) {
 		}
 	} else if len(c.Keys) > 1 {
 		add("rest.api_key: several API keys are configured; name the one that signs the gateway's join tokens")
+	}
+}
+
+// validateAudit checks the audit log settings.
+func (c *Config) validateAudit(add func(string, ...any)) {
+	a := c.Audit
+	if a.Retention < 0 || (a.Retention > 0 && a.Retention < time.Hour) {
+		add("audit.retention: must be at least 1h, or 0 to keep records until audit.max_records (got %s)", a.Retention)
+	}
+	if a.MaxRecords < 0 {
+		add("audit.max_records: must be 0 (no cap) or more (got %d)", a.MaxRecords)
+	}
+	if a.QueueSize < 16 || a.QueueSize > 1<<20 {
+		add("audit.queue_size: must be between 16 and 1048576 (got %d)", a.QueueSize)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/usher-rtc/usher/internal/api/rest"
 	"github.com/usher-rtc/usher/internal/api/twirp"
 	"github.com/usher-rtc/usher/internal/apierr"
+	"github.com/usher-rtc/usher/internal/audit"
 	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/events"
@@ -44,6 +45,7 @@ type Server struct {
 	// events carries every change of every room to the webhook sender, the audit log
 	// and the other consumers.
 	events    *events.Bus
+	audit     *audit.Log
 	stopSweep chan struct{}
 	sweepDone chan struct{}
 	stopOnce  sync.Once
@@ -108,6 +110,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		store:     st,
 		revoked:   revoked,
 		events:    bus,
+		audit:     newAuditLog(cfg, st, bus, log),
 		stopSweep: make(chan struct{}),
 		sweepDone: make(chan struct{}),
 		rooms: room.NewManager(room.Options{
@@ -177,7 +180,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveRoot)
 	if cfg.REST.Enabled {
-		gw, err := newGateway(cfg, roomService, log, s.httpPort)
+		gw, err := newGateway(cfg, roomService, s.audit, log, s.httpPort)
 		if err != nil {
 			engine.Close()
 			_ = st.Close()
@@ -191,6 +194,11 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		Verifier:    s.verifier,
 		MaxBodySize: cfg.Limit.MaxRequestBodySize,
 		Logger:      log.With("component", "twirp"),
+	}))
+	mux.Handle("/twirp/"+twirpapi.AuditService+"/", twirpapi.NewAuditHandler(s.audit, twirpapi.HandlerOptions{
+		Verifier:    s.verifier,
+		MaxBodySize: cfg.Limit.MaxRequestBodySize,
+		Logger:      log.With("component", "audit"),
 	}))
 	mux.HandleFunc("/twirp/", func(w http.ResponseWriter, r *http.Request) {
 		svc := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/twirp/"), "/", 2)[0]
@@ -206,6 +214,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	s.audit.Start()
 	return s, nil
 }
 
@@ -291,6 +300,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.started {
 			<-s.sweepDone
 		}
+		// The rooms are closed: their last events are queued, and written now.
+		s.audit.Close()
 		if cerr := s.store.Close(); err == nil {
 			err = cerr
 		}
@@ -318,13 +329,25 @@ func (s *Server) sweep() {
 // Events returns the bus every room change is published on.
 func (s *Server) Events() *events.Bus { return s.events }
 
+// Audit returns the audit log.
+func (s *Server) Audit() *audit.Log { return s.audit }
+
+// newAuditLog returns the audit log of cfg, reading the bus.
+func newAuditLog(cfg *config.Config, st *store.Store, bus *events.Bus, log *slog.Logger) *audit.Log {
+	a := cfg.Audit
+	return audit.New(audit.Options{
+		Store: st, Bus: bus, Record: a.Enabled, QueueSize: a.QueueSize,
+		Retention: a.Retention, MaxRecords: a.MaxRecords, Logger: log.With("component", "audit"),
+	})
+}
+
 // Revocations returns the token revocation list.
 func (s *Server) Revocations() *auth.Revocations { return s.revoked }
 
 // newGateway builds the REST gateway over this server's Room service, or over the
 // configured upstream. port returns the port the server listens on (known once it
 // has started, when cfg.Port is 0).
-func newGateway(cfg *config.Config, local livekit.RoomService, log *slog.Logger, port func() int) (*rest.Gateway, error) {
+func newGateway(cfg *config.Config, local livekit.RoomService, auditLog rest.AuditLog, log *slog.Logger, port func() int) (*rest.Gateway, error) {
 	rc := cfg.REST
 	openapiJSON, err := docs.OpenAPIJSON()
 	if err != nil {
@@ -351,7 +374,7 @@ func newGateway(cfg *config.Config, local livekit.RoomService, log *slog.Logger,
 		opts.Timeout = u.Timeout + time.Second
 		log.Info("REST gateway fronts an upstream server", "url", u.URL)
 	} else {
-		opts.Service, opts.Local = local, true
+		opts.Service, opts.Local, opts.Audit = local, true, auditLog
 		opts.APIKey = rc.APIKey
 		if opts.APIKey == "" {
 			for k := range cfg.Keys {

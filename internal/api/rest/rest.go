@@ -66,7 +66,10 @@ type Options struct {
 	Timeout time.Duration
 	// OpenAPI is the OpenAPI document served at /livekit/openapi.{yaml,json}.
 	OpenAPIYAML, OpenAPIJSON []byte
-	Logger                   *slog.Logger
+	// Audit is this server's audit log, read by GET /livekit/audit; nil (a gateway
+	// fronting an upstream) answers NOT_SUPPORTED.
+	Audit  AuditLog
+	Logger *slog.Logger
 }
 
 // Gateway serves /livekit/.
@@ -120,6 +123,7 @@ func New(opts Options) *Gateway {
 		{http.MethodPost, "/livekit/participant/update", g.updateParticipant},
 		{http.MethodPost, "/livekit/participant/move", g.moveParticipant},
 		{http.MethodPost, "/livekit/participant/forward", g.forwardParticipant},
+		{http.MethodGet, "/livekit/audit", g.listAudit},
 	}
 	return g
 }
