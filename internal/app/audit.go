@@ -227,6 +227,10 @@ func FormatAuditRecord(r audit.Record) string {
 		kv("tracks", strings.Join(r.Tracks, ","))
 	}
 	kv("destination", r.Destination)
+	kv("topic", r.Topic)
+	if len(r.DestinationIdentities) > 0 {
+		kv("destination_identities", strings.Join(r.DestinationIdentities, ","))
+	}
 	if r.Until != nil {
 		kv("until", r.Until.UTC().Format(time.RFC3339))
 	}

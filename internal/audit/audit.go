@@ -28,6 +28,11 @@ const KindEventsDropped = "audit_events_dropped"
 // maxBatch bounds the records written in one transaction.
 const maxBatch = 1024
 
+// defaultFlushDelay is how long the writer waits, after an event arrives, for more to
+// write in the same transaction: a synced commit per event would cost the rooms' API
+// calls CPU and disk time whenever they come one at a time.
+const defaultFlushDelay = 10 * time.Millisecond
+
 // sweepBatch bounds the records one sweep transaction deletes, so appends are never
 // held up for long.
 const sweepBatch = 5000
@@ -49,7 +54,10 @@ type Options struct {
 	MaxRecords int64
 	// SweepInterval is how often the retention is applied (default a minute).
 	SweepInterval time.Duration
-	Logger        *slog.Logger
+	// FlushDelay is how long an event may wait for others to share its transaction
+	// (default 10ms); a full batch is written at once.
+	FlushDelay time.Duration
+	Logger     *slog.Logger
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }
@@ -79,6 +87,9 @@ func New(opts Options) *Log {
 	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 8192
+	}
+	if opts.FlushDelay <= 0 {
+		opts.FlushDelay = defaultFlushDelay
 	}
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = time.Minute
@@ -137,11 +148,13 @@ func (l *Log) Dropped() uint64 {
 // Failed returns how many records could not be written.
 func (l *Log) Failed() uint64 { return l.failed.Load() }
 
-// run writes events as they come, each write taking everything queued (up to
-// maxBatch) in one transaction, until Close.
+// run writes events as they come until Close: each transaction takes the events that
+// arrive within FlushDelay of the first, or maxBatch of them.
 func (l *Log) run() {
 	defer l.done.Done()
 	batch := make([]Record, 0, maxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		select {
 		case <-l.stop:
@@ -149,15 +162,25 @@ func (l *Log) run() {
 		case e := <-l.sub.C():
 			batch = append(batch[:0], recordOf(e))
 		}
+		linger.Reset(l.opts.FlushDelay)
 	fill:
 		for len(batch) < maxBatch {
+			select { // what is queued first, so a busy writer always fills its batch
+			case e := <-l.sub.C():
+				batch = append(batch, recordOf(e))
+				continue
+			default:
+			}
 			select {
 			case e := <-l.sub.C():
 				batch = append(batch, recordOf(e))
-			default:
+			case <-linger.C:
 				break fill
+			case <-l.stop:
+				break fill // written now; Close writes what follows
 			}
 		}
+		linger.Stop()
 		l.write(l.noteDropped(batch))
 	}
 }
@@ -222,21 +245,23 @@ func (l *Log) write(batch []Record) {
 // room may be gone when the record is read).
 func recordOf(e *events.Event) Record {
 	r := Record{
-		ID:                  e.ID,
-		Time:                e.Time.UTC(),
-		Kind:                string(e.Kind),
-		Room:                e.Room.GetName(),
-		RoomSID:             e.Room.GetSid(),
-		Tenant:              room.TenantOf(e.Room.GetMetadata()),
-		ParticipantIdentity: e.Participant.GetIdentity(),
-		ParticipantSID:      e.Participant.GetSid(),
-		ParticipantName:     e.Participant.GetName(),
-		TrackSID:            e.Track.GetSid(),
-		Actor:               e.Actor,
-		Reason:              e.Reason,
-		Changes:             e.Changes,
-		Destination:         e.Destination,
-		Tracks:              e.Tracks,
+		ID:                    e.ID,
+		Time:                  e.Time.UTC(),
+		Kind:                  string(e.Kind),
+		Room:                  e.Room.GetName(),
+		RoomSID:               e.Room.GetSid(),
+		Tenant:                room.TenantOf(e.Room.GetMetadata()),
+		ParticipantIdentity:   e.Participant.GetIdentity(),
+		ParticipantSID:        e.Participant.GetSid(),
+		ParticipantName:       e.Participant.GetName(),
+		TrackSID:              e.Track.GetSid(),
+		Actor:                 e.Actor,
+		Reason:                e.Reason,
+		Changes:               e.Changes,
+		Destination:           e.Destination,
+		Tracks:                e.Tracks,
+		Topic:                 e.Topic,
+		DestinationIdentities: e.Identities,
 	}
 	if !e.Until.IsZero() {
 		u := e.Until.UTC()

@@ -54,7 +54,7 @@ func TestRecordsEveryFieldAndDrainsOnClose(t *testing.T) {
 		Track:       &livekit.TrackInfo{Sid: "TR_1"},
 		Actor:       admin, Reason: "spam", Until: until, Destination: "elsewhere",
 		Changes: []events.Change{{Field: "permission.can_publish", Before: "true", After: "false"}},
-		Tracks:  []string{"TR_1", "TR_2"},
+		Tracks:  []string{"TR_1", "TR_2"}, Topic: "chat", Identities: []string{"a", "b"},
 	})
 	// Many more, queued while the writer works: Close writes every one.
 	for i := range 500 {
@@ -77,7 +77,7 @@ func TestRecordsEveryFieldAndDrainsOnClose(t *testing.T) {
 		r.ParticipantIdentity != "troll" || r.ParticipantSID != "PA_1" || r.ParticipantName != "T" || r.TrackSID != "TR_1" ||
 		r.Actor != admin || r.Reason != "spam" || r.Destination != "elsewhere" || r.Until == nil || !r.Until.Equal(until) ||
 		len(r.Changes) != 1 || r.Changes[0] != (events.Change{Field: "permission.can_publish", Before: "true", After: "false"}) ||
-		strings.Join(r.Tracks, ",") != "TR_1,TR_2" {
+		strings.Join(r.Tracks, ",") != "TR_1,TR_2" || r.Topic != "chat" || strings.Join(r.DestinationIdentities, ",") != "a,b" {
 		t.Errorf("record: %+v", r)
 	}
 	if got := list(t, l2, ListRequest{PageSize: 1000}); len(got.Events) != 501 || got.NextPageToken != "" {

@@ -17,7 +17,7 @@ import (
 func BenchmarkAuditAppend(b *testing.B) {
 	st := openStore(b)
 	bus := events.NewBus()
-	l := New(Options{Store: st, Bus: bus, Record: true})
+	l := New(Options{Store: st, Bus: bus, Record: true, FlushDelay: benchFlush})
 	l.Start()
 	defer l.Close()
 	rm := &livekit.Room{Name: "class-42", Sid: "RM_abcdef123456", Metadata: `{"auth_id":"school"}`}
@@ -41,3 +41,5 @@ func BenchmarkAuditAppend(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
+
+var benchFlush = 10 * time.Millisecond

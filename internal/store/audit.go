@@ -74,6 +74,10 @@ type AuditRecord struct {
 	Until *time.Time `json:"until,omitempty"`
 	// Tracks lists the track SIDs of a subscription change.
 	Tracks []string `json:"tracks,omitempty"`
+	// Topic and DestinationIdentities are the topic and the destinations (none:
+	// everyone) of data the server sent.
+	Topic                 string   `json:"topic,omitempty"`
+	DestinationIdentities []string `json:"destination_identities,omitempty"`
 }
 
 // identities returns the distinct identities a record is indexed under.
