@@ -45,6 +45,8 @@ func FuzzRESTTenantIsolation(f *testing.F) {
 		{"POST", "/livekit/participant/forward", `{"room_name":"a-room","participant_identity":"ann","destination_room":"b-two"}`},
 		{"POST", "/livekit/participant/forward", `{"room_name":"b-room","participant_identity":"bob","destination_room":"a-room"}`},
 		{"GET", "/livekit/openapi.json", ""},
+		{"GET", "/livekit/audit?room_name=a-room", ""},
+		{"GET", "/livekit/audit?identity=ann&kind=participant_joined,track_published&order=oldest_first", ""},
 		{"OPTIONS", "/livekit/participant", ""},
 	}
 	for _, s := range seeds {

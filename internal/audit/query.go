@@ -30,6 +30,9 @@ const (
 	maxScan = 20000
 	// maxPageToken bounds a page token, in bytes.
 	maxPageToken = 64
+	// maxPageBytes bounds the records of one page, as stored (about their JSON size):
+	// records carry metadata before and after, up to 64000 bytes each.
+	maxPageBytes = 4 << 20
 )
 
 // The orders of a listing.
@@ -201,7 +204,7 @@ func (l *Log) List(ctx context.Context, q Query) (Page, error) {
 		Room: q.Room, Tenant: q.Tenant, Identity: q.Identity, ActorIdentity: q.ActorIdentity,
 		ActorAPIKey: q.ActorAPIKey, RequestID: q.RequestID, Kinds: q.Kinds,
 		Since: q.Since, Until: q.Until, Ascending: q.OldestFirst, After: q.after,
-		Limit: q.PageSize, MaxScan: maxScan,
+		Limit: q.PageSize, MaxScan: maxScan, MaxBytes: maxPageBytes,
 	})
 	if err != nil {
 		return Page{}, fmt.Errorf("reading the audit log: %w", err)

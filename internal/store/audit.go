@@ -115,6 +115,9 @@ type AuditFilter struct {
 	// MaxScan bounds the records examined; a listing that reaches it returns early with
 	// Next set, so one request never scans the whole log. 0 means no bound.
 	MaxScan int
+	// MaxBytes bounds the stored size of the records returned: a page stops before the
+	// record that would exceed it (it always holds at least one). 0 means no bound.
+	MaxBytes int
 }
 
 func (f *AuditFilter) match(r *AuditRecord) bool {
@@ -221,7 +224,7 @@ func (s *Store) ListAudit(f AuditFilter) (AuditPage, error) {
 			return nil
 		}
 		it := newAuditIter(b.Cursor(), prefix, f)
-		scanned := 0
+		scanned, size := 0, 0
 		var prev []byte // the log key last examined
 		for key := it.first(); key != nil; key = it.next() {
 			// Another key in range: the listing goes on after the last one examined.
@@ -230,15 +233,17 @@ func (s *Store) ListAudit(f AuditFilter) (AuditPage, error) {
 				return nil
 			}
 			scanned++
-			prev = append(prev[:0], key...)
 			v := log.Get(key)
-			if v == nil {
-				continue
-			}
 			var r AuditRecord
-			if json.Unmarshal(v, &r) != nil || !f.match(&r) {
+			if v == nil || json.Unmarshal(v, &r) != nil || !f.match(&r) {
+				prev = append(prev[:0], key...)
 				continue
 			}
+			if size += len(v); f.MaxBytes > 0 && size > f.MaxBytes && len(page.Records) > 0 {
+				page.Next = prev // this record starts the next page
+				return nil
+			}
+			prev = append(prev[:0], key...)
 			page.Records = append(page.Records, r)
 		}
 		return nil

@@ -270,3 +270,30 @@ func checkIndexSizes(t *testing.T, s *Store, records int) {
 		t.Fatal(err)
 	}
 }
+
+func TestAuditMaxBytesCutsPages(t *testing.T) {
+	s := openTest(t)
+	var recs []AuditRecord
+	for i := range 6 {
+		r := rec(i)
+		r.Changes = []events.Change{{Field: "metadata", Before: strings.Repeat("b", 1000), After: strings.Repeat("a", 1000)}}
+		recs = append(recs, r)
+	}
+	if err := s.AppendAudit(recs); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.ListAudit(AuditFilter{Limit: 100, MaxBytes: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(p.Records); got != "005 004" || p.Next == nil {
+		t.Fatalf("first page: %s", got)
+	}
+	// A record larger than the bound still comes, alone.
+	if got := ids(listAll(t, s, AuditFilter{Limit: 100, MaxBytes: 10})); got != "005 004 003 002 001 000" {
+		t.Errorf("one per page: %s", got)
+	}
+	if got := ids(listAll(t, s, AuditFilter{Limit: 100, MaxBytes: 5000, Ascending: true, Room: "r0"})); got != "000 003" {
+		t.Errorf("by room: %s", got)
+	}
+}
