@@ -197,7 +197,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 	}))
 	mux.Handle("/twirp/"+twirpapi.AuditService+"/", twirpapi.NewAuditHandler(s.audit, twirpapi.HandlerOptions{
 		Verifier:    s.verifier,
-		MaxBodySize: cfg.Limit.MaxRequestBodySize,
+		MaxBodySize: 64 << 10, // a query: a few bounded filters
 		Logger:      log.With("component", "audit"),
 	}))
 	mux.HandleFunc("/twirp/", func(w http.ResponseWriter, r *http.Request) {
