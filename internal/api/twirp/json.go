@@ -80,10 +80,14 @@ func actorOf(c *auth.Claims, r *http.Request) events.Actor {
 	return events.Actor{Kind: events.ActorAdmin, APIKey: c.APIKey, Identity: c.Identity(), Address: host, RequestID: RequestID(r)}
 }
 
-// RequestID returns the caller's X-Request-Id when it is a plain token (at most 64
+// RequestID returns the caller's X-Request-Id (or, failing that, the
+// X-Livekit-Request-Id LiveKit's server SDKs send) when it is a plain token (at most 64
 // letters, digits, '-', '_', '.', ':'), else a new ID.
 func RequestID(r *http.Request) string {
 	id := r.Header.Get("X-Request-Id")
+	if id == "" {
+		id = r.Header.Get("X-Livekit-Request-Id")
+	}
 	plain := func(c rune) bool {
 		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c)
 	}
