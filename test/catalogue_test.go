@@ -281,9 +281,12 @@ func rtcProbes(t *testing.T) []probe {
 	join := func(identity string, opts ...testutil.JoinOption) string {
 		return testutil.JoinToken(t, "cat", identity, opts...)
 	}
+	now := time.Now()
 	claims := func(extra string) string {
-		return signRawClaims(`{"iss":"` + testutil.APIKey + `","exp":` + fmt.Sprint(time.Now().Add(time.Hour).Unix()) + extra + `}`)
+		return signRawClaims(`{"iss":"` + testutil.APIKey + `","iat":` + fmt.Sprint(now.Unix()) + `,"exp":` + fmt.Sprint(now.Add(time.Hour).Unix()) + extra + `}`)
 	}
+	noIssueTime := signRawClaims(`{"iss":"` + testutil.APIKey + `","sub":"a","exp":` + fmt.Sprint(now.Add(time.Hour).Unix()) + `,"video":{"roomJoin":true,"room":"cat"}}`)
+	tooLong := signRawClaims(`{"iss":"` + testutil.APIKey + `","sub":"a","nbf":` + fmt.Sprint(now.Unix()) + `,"exp":` + fmt.Sprint(now.Add(200*time.Hour).Unix()) + `,"video":{"roomJoin":true,"room":"cat"}}`)
 	rtc := func(name, token, query string, status int, msg string) probe {
 		return probe{name, rtcCall(token, query), result{status: status, msg: msg}}
 	}
@@ -294,6 +297,8 @@ func rtcProbes(t *testing.T) []probe {
 		rtc("join with a re-spelled token", flipSignatureBits(t, good), "", 401, "canonical"),
 		rtc("join without roomJoin", testutil.Token(t, "x", &lkauth.VideoGrant{RoomAdmin: true, Room: "cat"}), "", 403, "roomJoin"),
 		rtc("join with roomJoin but no room", testutil.Token(t, "x", &lkauth.VideoGrant{RoomJoin: true}), "", 403, "roomJoin"),
+		rtc("token without iat or nbf", noIssueTime, "", 401, "neither an issue time (iat) nor a not-before time (nbf)"),
+		rtc("token living longer than auth.max_token_lifetime", tooLong, "", 401, "longer than auth.max_token_lifetime (168h0m0s) allows"),
 		rtc("identity with NUL", claims(`,"sub":"a\u0000b","video":{"roomJoin":true,"room":"cat"}`), "", 400, "control character"),
 		rtc("identity with an ANSI escape", claims(`,"sub":"\u001b[31ma","video":{"roomJoin":true,"room":"cat"}`), "", 400, "control character"),
 		rtc("identity over the limit", claims(`,"sub":"`+strings.Repeat("i", 300)+`","video":{"roomJoin":true,"room":"cat"}`), "", 400, "the limit is 256"),

@@ -41,6 +41,7 @@ type Server struct {
 	signal   *signal.Handler
 	store    *store.Store
 	revoked  *auth.Revocations
+	bans     *auth.Bans
 	// events carries every change of every room to the webhook sender, the audit log
 	// and the other consumers.
 	events    *events.Bus
@@ -94,7 +95,13 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		ln.close()
 		return nil, err
 	}
-	revoked, err := auth.NewRevocations(st)
+	revoked, err := auth.NewRevocations(st, cfg.Auth.MaxTokenLifetime)
+	if err != nil {
+		ln.close()
+		_ = st.Close()
+		return nil, err
+	}
+	bans, err := auth.NewBans(st)
 	if err != nil {
 		ln.close()
 		_ = st.Close()
@@ -104,9 +111,10 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 	s := &Server{
 		cfg:       cfg,
 		log:       log,
-		verifier:  auth.NewVerifier(auth.StaticKeys(cfg.Keys)),
+		verifier:  auth.NewVerifier(auth.StaticKeys(cfg.Keys)).WithMaxTokenLifetime(cfg.Auth.MaxTokenLifetime),
 		store:     st,
 		revoked:   revoked,
+		bans:      bans,
 		events:    bus,
 		stopSweep: make(chan struct{}),
 		sweepDone: make(chan struct{}),
@@ -115,6 +123,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 			Limits:   cfg.Limit,
 			Logger:   log.With("component", "room"),
 			Revoker:  revoked,
+			Bans:     bans,
 			Events:   bus,
 		}),
 	}
@@ -298,7 +307,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// sweep drops expired revocations every minute until the server stops.
+// sweep drops expired revocations and bans every minute until the server stops.
 func (s *Server) sweep() {
 	defer close(s.sweepDone)
 	t := time.NewTicker(time.Minute)
@@ -311,12 +320,21 @@ func (s *Server) sweep() {
 			if err := s.revoked.Sweep(now); err != nil {
 				s.log.Warn("sweeping expired revocations failed", "error", err)
 			}
+			if err := s.bans.Sweep(now); err != nil {
+				s.log.Warn("sweeping ended bans failed", "error", err)
+			}
 		}
 	}
 }
 
 // Events returns the bus every room change is published on.
 func (s *Server) Events() *events.Bus { return s.events }
+
+// Bans returns the ban list.
+func (s *Server) Bans() *auth.Bans { return s.bans }
+
+// Store returns the embedded store of durable state.
+func (s *Server) Store() *store.Store { return s.store }
 
 // Revocations returns the token revocation list.
 func (s *Server) Revocations() *auth.Revocations { return s.revoked }

@@ -215,6 +215,7 @@ func (a *admission) joinParams(sink room.Sink) room.JoinParams {
 		Kind:           g.GetParticipantKind(),
 		KindDetails:    g.GetKindDetails(),
 		Grants:         g,
+		Token:          a.claims,
 		ClientProtocol: a.params.protocol,
 		AutoSubscribe:  a.params.autoSubscribe,
 		Sink:           sink,
@@ -239,7 +240,7 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 	if a.params.reconnect && a.params.sid != "" {
 		rm, err := h.opts.Rooms.Room(a.room)
 		if err == nil {
-			_, err = rm.Resume(a.params.sid, a.claims.Identity())
+			_, err = rm.Resume(a.params.sid, a.claims.Identity(), a.claims)
 		}
 		if err != nil {
 			httpError(w, err)
@@ -282,6 +283,13 @@ func (h *Handler) serveJoin(w http.ResponseWriter, r *http.Request) {
 		h.serveResume(w, r, a, release)
 		return
 	}
+	// A banned identity is refused before its join can create a room.
+	if err := h.opts.Rooms.CheckBanned(a.room, a.joinParams(nil)); err != nil {
+		release()
+		h.log.Debug("join refused", "room", a.room, "identity", a.claims.Identity(), "error", apierr.Message(err))
+		httpError(w, err)
+		return
+	}
 
 	rm, err := h.opts.Rooms.JoinRoom(a.room, h.opts.AutoCreate, a.claims.Grants.GetRoomConfiguration())
 	if err != nil {
@@ -318,16 +326,28 @@ func (h *Handler) serveJoin(w http.ResponseWriter, r *http.Request) {
 // serveResume reattaches a client that lost its signal connection to its session.
 // release gives back the connection's place under the caps.
 func (h *Handler) serveResume(w http.ResponseWriter, r *http.Request, a *admission, release func()) {
+	h.mu.Lock()
+	s := h.sessions[a.params.sid]
+	h.mu.Unlock()
+	found := s != nil && s.p.Identity() == a.claims.Identity() && s.p.Room().Name() == a.room && !s.isClosing()
+	if found {
+		// Banned or removed since the session began: refused before the upgrade, as a
+		// join would be. (A ban that lands after this check removes the participant,
+		// which ends the session it resumes.)
+		if err := s.p.Readmit(a.claims); err != nil && !errors.Is(err, room.ErrParticipantNotFound) {
+			release()
+			h.log.Debug("resume refused", "room", a.room, "identity", a.claims.Identity(), "error", apierr.Message(err))
+			httpError(w, err)
+			return
+		}
+	}
 	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		release()
 		return
 	}
 	conn := newWSConn(ws, release)
-	h.mu.Lock()
-	s := h.sessions[a.params.sid]
-	h.mu.Unlock()
-	if s == nil || s.p.Identity() != a.claims.Identity() || s.p.Room().Name() != a.room || s.isClosing() {
+	if !found || s.isClosing() {
 		// The session is gone: tell the client to join afresh.
 		h.log.Debug("resume of an unknown session", "room", a.room, "sid", a.params.sid)
 		_ = conn.write(&livekit.SignalResponse{Message: &livekit.SignalResponse_Leave{Leave: &livekit.LeaveRequest{
