@@ -39,6 +39,10 @@ Usage:
   usher create-admin-token [--room ROOM] [flags]
                                 print a token for the Room service API (roomCreate,
                                 roomList, and roomAdmin for ROOM)
+  usher bans list|add|lift [flags]
+                                list, add or lift bans on a running server
+                                (--url, --api-key, --api-secret as lk's; see
+                                ` + "`usher bans help`" + `)
   usher ports [flags]           print the ports the server uses
   usher version                 print the version
   usher help                    print this help
@@ -76,6 +80,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return createToken(args[1:], true, stdout, stderr, getenv)
 		case "ports":
 			return ports(args[1:], stdout, stderr, getenv)
+		case "bans":
+			return bans(ctx, args[1:], stdout, stderr, getenv)
 		case "version":
 			fmt.Fprintf(stdout, "usher %s (%s, LiveKit protocol %d)\n", version.Version, runtime.Version(), version.ProtocolVersion)
 			return nil
@@ -219,6 +225,9 @@ func createToken(args []string, admin bool, stdout, stderr io.Writer, getenv fun
 	cfg, _, err := f.load(getenv)
 	if err != nil {
 		return err
+	}
+	if *validFor > cfg.Auth.MaxTokenLifetime {
+		return fmt.Errorf("--valid-for %s is longer than auth.max_token_lifetime (%s): the server would refuse the token", *validFor, cfg.Auth.MaxTokenLifetime)
 	}
 	key := *apiKey
 	if key == "" {

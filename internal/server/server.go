@@ -183,10 +183,11 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 	})
 
 	roomService := twirpapi.NewRoomService(s.rooms)
+	moderation := twirpapi.NewModeration(s.rooms)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveRoot)
 	if cfg.REST.Enabled {
-		gw, err := newGateway(cfg, roomService, log, s.httpPort)
+		gw, err := newGateway(cfg, roomService, moderation, log, s.httpPort)
 		if err != nil {
 			engine.Close()
 			_ = st.Close()
@@ -197,6 +198,11 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 	mux.Handle("/rtc", s.signal)
 	mux.Handle("/rtc/", s.signal)
 	mux.Handle("/twirp/livekit.RoomService/", twirpapi.NewHandler(roomService, twirpapi.HandlerOptions{
+		Verifier:    s.verifier,
+		MaxBodySize: cfg.Limit.MaxRequestBodySize,
+		Logger:      log.With("component", "twirp"),
+	}))
+	mux.Handle("/twirp/"+twirpapi.ModerationServiceName+"/", twirpapi.NewModerationHandler(moderation, twirpapi.HandlerOptions{
 		Verifier:    s.verifier,
 		MaxBodySize: cfg.Limit.MaxRequestBodySize,
 		Logger:      log.With("component", "twirp"),
@@ -339,10 +345,10 @@ func (s *Server) Store() *store.Store { return s.store }
 // Revocations returns the token revocation list.
 func (s *Server) Revocations() *auth.Revocations { return s.revoked }
 
-// newGateway builds the REST gateway over this server's Room service, or over the
-// configured upstream. port returns the port the server listens on (known once it
+// newGateway builds the REST gateway over this server's Room service and moderation
+// service, or over the configured upstream's. port returns the port the server listens on (known once it
 // has started, when cfg.Port is 0).
-func newGateway(cfg *config.Config, local livekit.RoomService, log *slog.Logger, port func() int) (*rest.Gateway, error) {
+func newGateway(cfg *config.Config, local livekit.RoomService, moderation twirpapi.ModerationService, log *slog.Logger, port func() int) (*rest.Gateway, error) {
 	rc := cfg.REST
 	openapiJSON, err := docs.OpenAPIJSON()
 	if err != nil {
@@ -365,11 +371,12 @@ func newGateway(cfg *config.Config, local livekit.RoomService, log *slog.Logger,
 	}
 	if u := rc.Upstream; u.URL != "" {
 		opts.Service = rest.Upstream(u.URL, u.APIKey, u.APISecret, u.Timeout)
+		opts.Moderation = rest.UpstreamModeration(u.URL, u.APIKey, u.APISecret, u.Timeout)
 		opts.APIKey, opts.APISecret = u.APIKey, u.APISecret
 		opts.Timeout = u.Timeout + time.Second
 		log.Info("REST gateway fronts an upstream server", "url", u.URL)
 	} else {
-		opts.Service, opts.Local = local, true
+		opts.Service, opts.Moderation, opts.Local = local, moderation, true
 		opts.APIKey = rc.APIKey
 		if opts.APIKey == "" {
 			for k := range cfg.Keys {

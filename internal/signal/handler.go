@@ -136,7 +136,9 @@ type admission struct {
 	tokenRef auth.TokenRef
 }
 
-// admit verifies the token and the parameters of a join or validate request.
+// admit verifies the token and the parameters of a join or validate request. A banned
+// identity is told so (403, with the ban's reason) before anything is said about its
+// token's revocation, so that it learns why it is kept out.
 func (h *Handler) admit(r *http.Request) (*admission, error) {
 	raw, err := auth.FromRequest(r)
 	if err != nil {
@@ -144,9 +146,6 @@ func (h *Handler) admit(r *http.Request) (*admission, error) {
 	}
 	claims, err := h.opts.Verifier.Verify(raw)
 	if err != nil {
-		return nil, err
-	}
-	if err := h.opts.Revocations.Check(raw, claims); err != nil {
 		return nil, err
 	}
 	v := claims.Video()
@@ -160,7 +159,14 @@ func (h *Handler) admit(r *http.Request) (*admission, error) {
 	if err := checkOwnFields(claims, params); err != nil {
 		return nil, err
 	}
-	return &admission{claims: claims, params: params, room: v.Room, tokenRef: auth.RefOf(raw, claims.ExpiresAt)}, nil
+	a := &admission{claims: claims, params: params, room: v.Room, tokenRef: auth.RefOf(raw, claims.ExpiresAt)}
+	if err := h.opts.Rooms.CheckBanned(a.room, a.joinParams(nil)); err != nil {
+		return nil, err
+	}
+	if err := h.opts.Revocations.Check(raw, claims); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // checkOwnFields applies the rule of update_metadata to a join: metadata or attributes
@@ -281,13 +287,6 @@ func (h *Handler) serveJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.params.reconnect && a.params.sid != "" {
 		h.serveResume(w, r, a, release)
-		return
-	}
-	// A banned identity is refused before its join can create a room.
-	if err := h.opts.Rooms.CheckBanned(a.room, a.joinParams(nil)); err != nil {
-		release()
-		h.log.Debug("join refused", "room", a.room, "identity", a.claims.Identity(), "error", apierr.Message(err))
-		httpError(w, err)
 		return
 	}
 

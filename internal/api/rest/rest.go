@@ -19,6 +19,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"github.com/usher-rtc/usher/internal/api/twirp"
 	"github.com/usher-rtc/usher/internal/apierr"
 	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/config"
@@ -29,6 +30,9 @@ import (
 type Options struct {
 	// Service is the Room service the gateway acts through.
 	Service livekit.RoomService
+	// Moderation bans, lists and lifts bans (usher.Moderation, this server's or the
+	// upstream's, called as Service is); nil answers the ban endpoints NOT_SUPPORTED.
+	Moderation twirpapi.ModerationService
 	// Local says Service is this server's own: its calls then carry operator rights
 	// (auth.OperatorContext), since the gateway enforces tenancy itself. A remote
 	// service signs its calls with the upstream's key instead.
@@ -117,6 +121,9 @@ func New(opts Options) *Gateway {
 		{http.MethodPost, "/livekit/participant/update", g.updateParticipant},
 		{http.MethodPost, "/livekit/participant/move", g.moveParticipant},
 		{http.MethodPost, "/livekit/participant/forward", g.forwardParticipant},
+		{http.MethodPost, "/livekit/bans", g.banParticipant},
+		{http.MethodGet, "/livekit/bans", g.listBans},
+		{http.MethodDelete, "/livekit/bans", g.liftBan},
 	}
 	return g
 }
