@@ -72,6 +72,10 @@ type BanStore interface {
 // from the moment Put returns.
 type Bans struct {
 	durable BanStore
+	// writeMu orders changes (the durable write, then memory), so that changes of one
+	// ban land in memory in the order they were stored. The join path's lookups take
+	// only mu, never waiting for a disk write.
+	writeMu sync.Mutex
 
 	mu       sync.RWMutex
 	byKey    map[string]Ban
@@ -120,11 +124,13 @@ func (b *Bans) Put(ban Ban) error {
 		return errors.New("a ban needs an identity, and a room or a tenant")
 	}
 	k := ban.Key()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// The lock is held across the durable write so that bans of one key are applied
-	// in the order they were stored.
-	if _, exists := b.byKey[k]; !exists && b.byTenant[ban.Tenant] >= MaxBansPerTenant {
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	b.mu.RLock()
+	_, exists := b.byKey[k]
+	full := b.byTenant[ban.Tenant] >= MaxBansPerTenant
+	b.mu.RUnlock()
+	if !exists && full {
 		return fmt.Errorf("%w: %d bans are held already; lift some first", ErrTooManyBans, MaxBansPerTenant)
 	}
 	if b.durable != nil {
@@ -132,7 +138,9 @@ func (b *Bans) Put(ban Ban) error {
 			return fmt.Errorf("storing the ban: %w", err)
 		}
 	}
+	b.mu.Lock()
 	b.addLocked(ban)
+	b.mu.Unlock()
 	return nil
 }
 
@@ -142,9 +150,11 @@ func (b *Bans) Put(ban Ban) error {
 func (b *Bans) Lift(room, tenant, identity string) (Ban, error) {
 	key := Ban{Room: room, Tenant: tenant, Identity: identity}
 	k := key.Key()
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	b.mu.RLock()
 	ban, ok := b.byKey[k]
+	b.mu.RUnlock()
 	if !ok || !ban.Active(time.Now()) {
 		return Ban{}, fmt.Errorf("%w: %s", ErrBanNotFound, describeBan(key))
 	}
@@ -153,7 +163,9 @@ func (b *Bans) Lift(room, tenant, identity string) (Ban, error) {
 			return Ban{}, fmt.Errorf("deleting the ban: %w", err)
 		}
 	}
+	b.mu.Lock()
 	b.deleteLocked(k)
+	b.mu.Unlock()
 	return ban, nil
 }
 
@@ -252,6 +264,8 @@ func (b *Bans) List(f BanFilter) (bans []Ban, next string, err error) {
 
 // Sweep forgets bans that ended, in memory and in the durable store.
 func (b *Bans) Sweep(now time.Time) error {
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
 	b.mu.Lock()
 	for k, ban := range b.byKey {
 		if !ban.Active(now) {

@@ -98,11 +98,17 @@ func (s *Session) IssuedTokens() []auth.TokenRef {
 	now := time.Now()
 	out := make([]auth.TokenRef, 0, len(s.tokens))
 	for _, t := range s.tokens {
-		if t.Expires.After(now) {
+		if acceptable(t, now) {
 			out = append(out, t)
 		}
 	}
 	return out
+}
+
+// acceptable reports whether a token the client holds is still accepted at now: until
+// its expiry plus the clock leeway.
+func acceptable(t auth.TokenRef, now time.Time) bool {
+	return t.Expires.Add(auth.Leeway).After(now)
 }
 
 // PushToken implements room.Sink: the writer mints and sends a fresh token.
@@ -138,7 +144,7 @@ func (s *Session) issueToken(g *lkauth.ClaimGrants) (string, error) {
 	now := time.Now()
 	kept := s.tokens[:0]
 	for _, t := range s.tokens {
-		if t.Expires.After(now) {
+		if acceptable(t, now) {
 			kept = append(kept, t)
 		}
 	}
