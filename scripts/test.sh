@@ -74,6 +74,7 @@ FUZZ_TARGETS=(
   "./internal/auth FuzzVerify"
   "./internal/api/twirp FuzzTwirp"
   "./internal/api/twirp FuzzTwirpToken"
+  "./internal/api/twirp FuzzModeration"
   "./internal/config FuzzMerge"
   "./internal/api/rest FuzzRESTDecode"
   "./internal/api/rest FuzzRESTAuditQuery"

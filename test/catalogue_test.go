@@ -281,9 +281,12 @@ func rtcProbes(t *testing.T) []probe {
 	join := func(identity string, opts ...testutil.JoinOption) string {
 		return testutil.JoinToken(t, "cat", identity, opts...)
 	}
+	now := time.Now()
 	claims := func(extra string) string {
-		return signRawClaims(`{"iss":"` + testutil.APIKey + `","exp":` + fmt.Sprint(time.Now().Add(time.Hour).Unix()) + extra + `}`)
+		return signRawClaims(`{"iss":"` + testutil.APIKey + `","iat":` + fmt.Sprint(now.Unix()) + `,"exp":` + fmt.Sprint(now.Add(time.Hour).Unix()) + extra + `}`)
 	}
+	noIssueTime := signRawClaims(`{"iss":"` + testutil.APIKey + `","sub":"a","exp":` + fmt.Sprint(now.Add(time.Hour).Unix()) + `,"video":{"roomJoin":true,"room":"cat"}}`)
+	tooLong := signRawClaims(`{"iss":"` + testutil.APIKey + `","sub":"a","nbf":` + fmt.Sprint(now.Unix()) + `,"exp":` + fmt.Sprint(now.Add(200*time.Hour).Unix()) + `,"video":{"roomJoin":true,"room":"cat"}}`)
 	rtc := func(name, token, query string, status int, msg string) probe {
 		return probe{name, rtcCall(token, query), result{status: status, msg: msg}}
 	}
@@ -294,6 +297,8 @@ func rtcProbes(t *testing.T) []probe {
 		rtc("join with a re-spelled token", flipSignatureBits(t, good), "", 401, "canonical"),
 		rtc("join without roomJoin", testutil.Token(t, "x", &lkauth.VideoGrant{RoomAdmin: true, Room: "cat"}), "", 403, "roomJoin"),
 		rtc("join with roomJoin but no room", testutil.Token(t, "x", &lkauth.VideoGrant{RoomJoin: true}), "", 403, "roomJoin"),
+		rtc("token without iat or nbf", noIssueTime, "", 401, "neither an issue time (iat) nor a not-before time (nbf)"),
+		rtc("token living longer than auth.max_token_lifetime", tooLong, "", 401, "longer than auth.max_token_lifetime (168h0m0s) allows"),
 		rtc("identity with NUL", claims(`,"sub":"a\u0000b","video":{"roomJoin":true,"room":"cat"}`), "", 400, "control character"),
 		rtc("identity with an ANSI escape", claims(`,"sub":"\u001b[31ma","video":{"roomJoin":true,"room":"cat"}`), "", 400, "control character"),
 		rtc("identity over the limit", claims(`,"sub":"`+strings.Repeat("i", 300)+`","video":{"roomJoin":true,"room":"cat"}`), "", 400, "the limit is 256"),
@@ -425,6 +430,14 @@ func restProbes(t *testing.T) []probe {
 		post("REST token: body over 1 MiB", "/livekit/token", tokenBody(`,"metadata":"`+strings.Repeat("m", 1<<20)+`"`), 413, "PAYLOAD_TOO_LARGE", "limit"),
 		post("REST token: a room of another tenant", "/livekit/token", `{"room_name":"bcat","participant_name":"N","participant_identity":"n"}`, 403, "ROOM_ACCESS_DENIED", "another tenant"),
 		bad("REST mute: muted missing", "/livekit/participant/mute", `{"room_name":"acat","participant_identity":"n","track_sid":"TR_x"}`, "muted"),
+		bad("REST ban: no identity", "/livekit/bans", `{"room_name":"acat"}`, "participant_identity is required"),
+		bad("REST ban: reason of 600 bytes", "/livekit/bans", `{"room_name":"acat","participant_identity":"n","reason":"`+strings.Repeat("r", 600)+`"}`, "the limit is 512"),
+		bad("REST ban: negative duration", "/livekit/bans", `{"participant_identity":"n","duration_seconds":-5}`, "duration_seconds"),
+		bad("REST ban: duration as a string", "/livekit/bans", `{"participant_identity":"n","duration_seconds":"1h"}`, "duration_seconds"),
+		bad("REST ban: identity with a control character", "/livekit/bans", `{"participant_identity":"a\u0007b"}`, "control character"),
+		restProbe("REST ban list: unknown parameter", restCall{method: "GET", path: "/livekit/bans?room=acat", token: tokA}, 400, "INVALID_REQUEST", `"room"`),
+		restProbe("REST ban list: junk page token", restCall{method: "GET", path: "/livekit/bans?page_token=%25%25", token: tokA}, 400, "INVALID_REQUEST", "page_token"),
+		restProbe("REST ban lift: no such ban", restCall{method: "DELETE", path: "/livekit/bans", token: tokA, body: `{"participant_identity":"nobody"}`}, 404, "BAN_NOT_FOUND", `"nobody" is not banned from every room of tenant "tenant-a"`),
 		bad("REST update: name with an ANSI escape", "/livekit/participant/update", `{"room_name":"acat","participant_identity":"ann","name":"\u001b[2J"}`, "control character"),
 		restProbe("REST: no API token", restCall{method: "GET", path: "/livekit/rooms"}, 401, "UNAUTHORIZED", "API token"),
 		restProbe("REST: unknown API token", restCall{method: "GET", path: "/livekit/rooms", token: "nobody-0123456789abcdef"}, 401, "UNAUTHORIZED", "not valid"),

@@ -16,6 +16,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/testutil"
 )
 
@@ -44,6 +45,11 @@ func FuzzRESTTenantIsolation(f *testing.F) {
 		{"POST", "/livekit/participant/move", `{"room_name":"b-room","participant_identity":"bob","destination_room":"a-room"}`},
 		{"POST", "/livekit/participant/forward", `{"room_name":"a-room","participant_identity":"ann","destination_room":"b-two"}`},
 		{"POST", "/livekit/participant/forward", `{"room_name":"b-room","participant_identity":"bob","destination_room":"a-room"}`},
+		{"POST", "/livekit/bans", `{"room_name":"a-room","participant_identity":"ann","reason":"x"}`},
+		{"POST", "/livekit/bans", `{"participant_identity":"ann","duration_seconds":60}`},
+		{"GET", "/livekit/bans", ""},
+		{"GET", "/livekit/bans?room_name=a-room&limit=5", ""},
+		{"DELETE", "/livekit/bans", `{"participant_identity":"ghost"}`},
 		{"GET", "/livekit/openapi.json", ""},
 		{"GET", "/livekit/audit?room_name=a-room", ""},
 		{"GET", "/livekit/audit?identity=ann&kind=participant_joined,track_published&order=oldest_first", ""},
@@ -60,6 +66,7 @@ func FuzzRESTTenantIsolation(f *testing.F) {
 		return what + "-" + hex.EncodeToString(b)
 	}
 	roomSecret, mdSecret, attrSecret := secret("room-secret"), secret("md-secret"), secret("attr-secret")
+	banSecret, bannedSecret := secret("ban-secret"), secret("banned")
 	call := func(method, path, token, body string) (int, []byte) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -79,6 +86,10 @@ func FuzzRESTTenantIsolation(f *testing.F) {
 			f.Fatalf("create: %d %s", status, body)
 		}
 	}
+	// A bans someone from every room of its tenant; B must neither see nor lift it.
+	if status, body := call("POST", "/livekit/bans", tokA, `{"participant_identity":"`+bannedSecret+`","reason":"`+banSecret+`"}`); status != 200 {
+		f.Fatalf("ban: %d %s", status, body)
+	}
 	ann := srv.Join(f, "a-room", "ann", testutil.WithMetadata(mdSecret), testutil.WithAttributes(map[string]string{"key": attrSecret}))
 	track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
 	if err != nil {
@@ -97,7 +108,7 @@ func FuzzRESTTenantIsolation(f *testing.F) {
 			return "a-room: " + err.Error(), nil
 		}
 		info := rm.Info()
-		secrets := []string{info.Sid, roomSecret, mdSecret, attrSecret}
+		secrets := []string{info.Sid, roomSecret, mdSecret, attrSecret, banSecret, bannedSecret}
 		var parts []string
 		for _, pi := range rm.Participants() {
 			secrets = append(secrets, pi.Sid)
@@ -112,6 +123,10 @@ func FuzzRESTTenantIsolation(f *testing.F) {
 				pi.Identity, pi.Sid, pi.Name, pi.Metadata, attrs, perm, pi.State, pi.Kind, tracks))
 		}
 		sort.Strings(parts)
+		bans, _, _ := srv.Bans().List(auth.BanFilter{Tenant: "tenant-a"})
+		for _, b := range bans {
+			parts = append(parts, fmt.Sprintf("ban of %s from %q: %s", b.Identity, b.Room, b.Reason))
+		}
 		return fmt.Sprintf("room sid=%s md=%q max=%d empty=%d departure=%d participants:\n%s",
 			info.Sid, info.Metadata, info.MaxParticipants, info.EmptyTimeout, info.DepartureTimeout, strings.Join(parts, "\n")), secrets
 	}

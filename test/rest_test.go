@@ -476,7 +476,8 @@ func TestRESTServesItsOpenAPIDocument(t *testing.T) {
 		}
 		sort.Strings(ops)
 		want := []string{
-			"DELETE /livekit/participant", "DELETE /livekit/rooms/{room_name}", "GET /livekit/audit", "GET /livekit/rooms", "GET /livekit/rooms/{room_name}",
+			"DELETE /livekit/bans", "DELETE /livekit/participant", "DELETE /livekit/rooms/{room_name}",
+			"GET /livekit/bans", "GET /livekit/rooms", "GET /livekit/rooms/{room_name}", "POST /livekit/bans",
 			"POST /livekit/participant/forward", "POST /livekit/participant/move", "POST /livekit/participant/mute",
 			"POST /livekit/participant/update", "POST /livekit/rooms", "POST /livekit/token",
 		}

@@ -220,7 +220,7 @@ func TestAuthFailures(t *testing.T) {
 	}
 	now := time.Now()
 	video := map[string]any{"roomList": true}
-	valid := jwt.MapClaims{"iss": testutil.APIKey, "sub": "a", "exp": now.Add(time.Hour).Unix(), "video": video}
+	valid := jwt.MapClaims{"iss": testutil.APIKey, "sub": "a", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "video": video}
 	with := func(k string, v any) jwt.MapClaims {
 		c := jwt.MapClaims{}
 		for kk, vv := range valid {
@@ -253,6 +253,8 @@ func TestAuthFailures(t *testing.T) {
 		{"other key's secret", "Bearer " + sign(testutil.APIKey, "another-secret-that-is-long-enough-xyz", valid), "signature is invalid"},
 		{"alg none", "Bearer " + noneTok, "HS256"},
 		{"alg HS512", "Bearer " + hs512, "HS256"},
+		{"lifetime over auth.max_token_lifetime", "Bearer " + sign(testutil.APIKey, testutil.APISecret, with("exp", now.Add(169*time.Hour).Unix())), "longer than auth.max_token_lifetime (168h0m0s) allows"},
+		{"no issue time", "Bearer " + sign(testutil.APIKey, testutil.APISecret, with("iat", nil)), "neither an issue time (iat) nor a not-before time (nbf)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

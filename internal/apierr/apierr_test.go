@@ -62,3 +62,23 @@ func TestWriteTwirp(t *testing.T) {
 		t.Errorf("body = %s", got)
 	}
 }
+
+func TestBansAndLifetimes(t *testing.T) {
+	banned := &auth.BannedError{Ban: auth.Ban{Room: "r", Identity: "x", Reason: "spam"}}
+	e, ok := Lookup(fmt.Errorf("destination: %w", banned))
+	if !ok || e.Twirp != twirp.PermissionDenied || e.Status != http.StatusForbidden || e.Code != "BANNED" {
+		t.Errorf("a ban: %+v %v", e, ok)
+	}
+	if m := Message(banned); m != `banned from room "r" until lifted: spam` {
+		t.Errorf("the ban's message: %q", m)
+	}
+	for err, want := range map[error]Entry{
+		auth.ErrBanNotFound:   {twirp.NotFound, http.StatusNotFound, "BAN_NOT_FOUND"},
+		auth.ErrTooManyBans:   {twirp.ResourceExhausted, http.StatusTooManyRequests, "TOO_MANY_BANS"},
+		auth.ErrTokenLifetime: {twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"},
+	} {
+		if e, ok := Lookup(err); !ok || e != want {
+			t.Errorf("%v: %+v, want %+v", err, e, want)
+		}
+	}
+}

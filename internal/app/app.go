@@ -39,6 +39,10 @@ Usage:
   usher create-admin-token [--room ROOM] [flags]
                                 print a token for the Room service API (roomCreate,
                                 roomList, and roomAdmin for ROOM)
+  usher bans list|add|lift [flags]
+                                list, add or lift bans on a running server
+                                (--url, --api-key, --api-secret as lk's; see
+                                ` + "`usher bans help`" + `)
   usher ports [flags]           print the ports the server uses
   usher audit [--room ROOM] [--identity ID] [--kind KIND] [--since 2h] [flags]
                                 print a running server's audit log (--url,
@@ -81,6 +85,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return ports(args[1:], stdout, stderr, getenv)
 		case "audit":
 			return auditCmd(ctx, args[1:], stdout, stderr, getenv)
+		case "bans":
+			return bans(ctx, args[1:], stdout, stderr, getenv)
 		case "version":
 			fmt.Fprintf(stdout, "usher %s (%s, LiveKit protocol %d)\n", version.Version, runtime.Version(), version.ProtocolVersion)
 			return nil
@@ -224,6 +230,9 @@ func createToken(args []string, admin bool, stdout, stderr io.Writer, getenv fun
 	cfg, _, err := f.load(getenv)
 	if err != nil {
 		return err
+	}
+	if *validFor > cfg.Auth.MaxTokenLifetime {
+		return fmt.Errorf("--valid-for %s is longer than auth.max_token_lifetime (%s): the server would refuse the token", *validFor, cfg.Auth.MaxTokenLifetime)
 	}
 	key := *apiKey
 	if key == "" {

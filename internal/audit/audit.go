@@ -250,7 +250,7 @@ func recordOf(e *events.Event) Record {
 		Kind:                  string(e.Kind),
 		Room:                  e.Room.GetName(),
 		RoomSID:               e.Room.GetSid(),
-		Tenant:                room.TenantOf(e.Room.GetMetadata()),
+		Tenant:                tenantOf(e),
 		ParticipantIdentity:   e.Participant.GetIdentity(),
 		ParticipantSID:        e.Participant.GetSid(),
 		ParticipantName:       e.Participant.GetName(),
@@ -329,4 +329,12 @@ func (l *Log) stopping() bool {
 	default:
 		return false
 	}
+}
+
+// tenantOf is the tenant an event belongs to: its room's, or the tenant a ban names.
+func tenantOf(e *events.Event) string {
+	if t := room.TenantOf(e.Room.GetMetadata()); t != "" {
+		return t
+	}
+	return e.Tenant
 }

@@ -31,6 +31,9 @@ var (
 	ErrTokenNotYetValid = errors.New("access token is not valid yet")
 	ErrTokenRevoked     = errors.New("access token has been revoked")
 	ErrPermissionDenied = errors.New("permission denied")
+	// ErrTokenLifetime: the token lives longer than auth.max_token_lifetime allows, or
+	// says nothing of when it was issued (neither iat nor nbf).
+	ErrTokenLifetime = errors.New("access token lifetime is not acceptable")
 )
 
 // Claims is a verified token: who holds it and what it grants.
@@ -59,6 +62,18 @@ func (c *Claims) Video() *lkauth.VideoGrant {
 	return c.Grants.Video
 }
 
+// Issued returns when the token was issued: its iat, or its nbf when it has no iat, or
+// the zero time when it has neither (such a token counts as issued before anything).
+func (c *Claims) Issued() time.Time {
+	if c == nil {
+		return time.Time{}
+	}
+	if !c.IssuedAt.IsZero() {
+		return c.IssuedAt
+	}
+	return c.NotBefore
+}
+
 // Identity returns the participant identity (sub, or jti when sub is empty).
 func (c *Claims) Identity() string {
 	if c.Grants == nil {
@@ -82,8 +97,12 @@ func (k StaticKeys) Secret(key string) (string, bool) {
 	return s, ok && s != ""
 }
 
-// tokenLeeway is the clock skew tolerated on exp and nbf, as LiveKit allows.
-const tokenLeeway = time.Minute
+// Leeway is the clock skew tolerated on exp and nbf, as LiveKit allows: a token is
+// accepted until a minute after its expiry. Revocations last that much longer too.
+const Leeway = time.Minute
+
+// DefaultMaxTokenLifetime is the default of auth.max_token_lifetime.
+const DefaultMaxTokenLifetime = 168 * time.Hour
 
 // tokenClaims is a LiveKit access token's claims: the registered ones and the grants.
 type tokenClaims struct {
@@ -93,12 +112,23 @@ type tokenClaims struct {
 
 // Verifier checks access tokens against a set of API keys.
 type Verifier struct {
-	keys KeyProvider
+	keys        KeyProvider
+	maxLifetime time.Duration
 }
 
-// NewVerifier returns a Verifier for keys.
+// NewVerifier returns a Verifier for keys that accepts tokens living at most
+// DefaultMaxTokenLifetime.
 func NewVerifier(keys KeyProvider) *Verifier {
-	return &Verifier{keys: keys}
+	return &Verifier{keys: keys, maxLifetime: DefaultMaxTokenLifetime}
+}
+
+// WithMaxTokenLifetime sets the longest token lifetime v accepts (auth.max_token_lifetime)
+// and returns v. It must be called before v is used.
+func (v *Verifier) WithMaxTokenLifetime(d time.Duration) *Verifier {
+	if d > 0 {
+		v.maxLifetime = d
+	}
+	return v
 }
 
 // Verify parses raw, checks its signature, issuer, expiry and not-before, and returns its claims.
@@ -135,7 +165,7 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	_, err = jwt.ParseWithClaims(raw, tc, func(*jwt.Token) (any, error) { return []byte(secret), nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(key),
-		jwt.WithLeeway(tokenLeeway),
+		jwt.WithLeeway(Leeway),
 		jwt.WithExpirationRequired(),
 	)
 	if err != nil {
@@ -156,7 +186,26 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if reg.ExpiresAt != nil {
 		c.ExpiresAt = reg.ExpiresAt.Time
 	}
+	if err := v.checkLifetime(c); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkLifetime refuses a token that lives longer than the maximum lifetime, or whose
+// lifetime cannot be known: a removal keeps older tokens out for exactly that long, so
+// a token outliving it would get back in.
+func (v *Verifier) checkLifetime(c *Claims) error {
+	issued := c.Issued()
+	if issued.IsZero() {
+		return fmt.Errorf("%w: it has neither an issue time (iat) nor a not-before time (nbf), so its lifetime cannot be bounded by auth.max_token_lifetime (%s); every LiveKit SDK sets them",
+			ErrTokenLifetime, v.maxLifetime)
+	}
+	if life := c.ExpiresAt.Sub(issued); life > v.maxLifetime {
+		return fmt.Errorf("%w: it is valid for %s, longer than auth.max_token_lifetime (%s) allows; mint tokens with a shorter lifetime",
+			ErrTokenLifetime, life.Round(time.Second), v.maxLifetime)
+	}
+	return nil
 }
 
 // classify turns a JWT library error into one of this package's errors, without

@@ -139,3 +139,42 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+func TestVerifyBoundsTheTokenLifetime(t *testing.T) {
+	v := NewVerifier(StaticKeys{key: secret}).WithMaxTokenLifetime(2 * time.Hour)
+	now := time.Now()
+	sign := func(claims jwt.MapClaims) string {
+		claims["iss"], claims["sub"] = key, "a"
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	cases := []struct {
+		name   string
+		claims jwt.MapClaims
+		want   string // "" accepts
+	}{
+		{"iat and exp within the limit", jwt.MapClaims{"iat": now.Unix(), "exp": now.Add(2 * time.Hour).Unix()}, ""},
+		{"nbf only, within the limit", jwt.MapClaims{"nbf": now.Unix(), "exp": now.Add(time.Hour).Unix()}, ""},
+		{"iat over the limit", jwt.MapClaims{"iat": now.Unix(), "exp": now.Add(3 * time.Hour).Unix()}, "valid for 3h0m0s, longer than auth.max_token_lifetime (2h0m0s)"},
+		{"iat wins over a later nbf", jwt.MapClaims{"iat": now.Add(-2 * time.Hour).Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix()}, "longer than auth.max_token_lifetime"},
+		{"nbf of 0", jwt.MapClaims{"nbf": 0, "exp": now.Add(time.Hour).Unix()}, "longer than auth.max_token_lifetime"},
+		{"neither iat nor nbf", jwt.MapClaims{"exp": now.Add(time.Minute).Unix()}, "neither an issue time (iat) nor a not-before time (nbf)"},
+	}
+	for _, tc := range cases {
+		_, err := v.Verify(sign(tc.claims))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (!errors.Is(err, ErrTokenLifetime) || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// The default is a week: the LiveKit SDKs' default token (6 h) passes.
+	at := lkauth.NewAccessToken(key, secret).SetIdentity("a").SetValidFor(6 * time.Hour)
+	if _, err := NewVerifier(StaticKeys{key: secret}).Verify(mint(t, at)); err != nil {
+		t.Errorf("a 6 h token: %v", err)
+	}
+}

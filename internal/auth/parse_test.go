@@ -66,7 +66,7 @@ func TestRevocationKeysOnTheDecodedSignature(t *testing.T) {
 	if RefOf(tok, time.Time{}).Hash != RefOf(malleated(t, tok), time.Time{}).Hash {
 		t.Fatal("two spellings of one signature have different revocation keys")
 	}
-	r, err := NewRevocations(nil)
+	r, err := NewRevocations(nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestClaimsWithWrongTypesSayWhich(t *testing.T) {
 	v := NewVerifier(StaticKeys{key: secret})
 	exp := time.Now().Add(time.Hour).Unix()
 	ok := func(extra string) string {
-		return signRaw(`{"iss":"` + key + `","sub":"a","exp":` + itoa(exp) + extra + `}`)
+		return signRaw(`{"iss":"` + key + `","sub":"a","iat":` + itoa(time.Now().Unix()) + `,"exp":` + itoa(exp) + extra + `}`)
 	}
 	if _, err := v.Verify(ok(`,"video":{"roomJoin":true,"room":"r"}`)); err != nil {
 		t.Fatalf("a hand-signed valid token: %v", err)

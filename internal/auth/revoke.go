@@ -40,10 +40,14 @@ type identityRevocation struct {
 }
 
 // Revocations is the list of revoked tokens: single tokens by hash, and every token of
-// an identity in a room issued before a moment (a removal). Entries expire with the
-// tokens they cover. With a Durable store they survive restarts.
+// an identity in a room issued before a moment (a removal). A token revocation lasts
+// until the token's expiry plus the clock leeway; an identity revocation lasts as long
+// as any token issued before it can live (the maximum token lifetime, plus the
+// leeway), so no older token of that identity gets back in. With a Durable store
+// they survive restarts.
 type Revocations struct {
-	durable Durable
+	durable     Durable
+	maxLifetime time.Duration
 
 	mu sync.RWMutex
 	// tokens holds revoked tokens by the hash of their decoded signature.
@@ -68,12 +72,20 @@ type identityEntry struct {
 }
 
 // NewRevocations loads the revocations kept in durable (which may be nil: memory only).
-func NewRevocations(durable Durable) (*Revocations, error) {
+// maxLifetime is the longest lifetime of an accepted token (auth.max_token_lifetime;
+// 0 means DefaultMaxTokenLifetime): identity revocations last that long. Identity
+// revocations stored with a shorter life (by an earlier version, or under a smaller
+// maximum) are extended to it.
+func NewRevocations(durable Durable, maxLifetime time.Duration) (*Revocations, error) {
+	if maxLifetime <= 0 {
+		maxLifetime = DefaultMaxTokenLifetime
+	}
 	r := &Revocations{
-		durable:  durable,
-		tokens:   make(map[[32]byte]time.Time),
-		legacy:   make(map[[32]byte]time.Time),
-		identity: make(map[identityKey]identityEntry),
+		durable:     durable,
+		maxLifetime: maxLifetime,
+		tokens:      make(map[[32]byte]time.Time),
+		legacy:      make(map[[32]byte]time.Time),
+		identity:    make(map[identityKey]identityEntry),
 	}
 	if durable == nil {
 		return r, nil
@@ -82,6 +94,7 @@ func NewRevocations(durable Durable) (*Revocations, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading revocations: %w", err)
 	}
+	var extended []store.Revocation
 	for _, rec := range recs {
 		if len(rec.Key) < 2 {
 			continue
@@ -99,37 +112,50 @@ func NewRevocations(durable Durable) (*Revocations, error) {
 			}
 		case prefixIdentity:
 			var ir identityRevocation
-			if json.Unmarshal(rec.Data, &ir) == nil {
-				r.identity[identityKey{ir.Room, ir.Identity}] = identityEntry{ir.Before, rec.Expires}
+			if json.Unmarshal(rec.Data, &ir) != nil {
+				continue
 			}
+			if until := r.identityExpiry(ir.Before); until.After(rec.Expires) {
+				rec.Expires = until
+				extended = append(extended, rec)
+			}
+			r.identity[identityKey{ir.Room, ir.Identity}] = identityEntry{ir.Before, rec.Expires}
 		}
+	}
+	if err := durable.PutRevocations(extended); err != nil {
+		return nil, fmt.Errorf("extending revocations: %w", err)
 	}
 	return r, nil
 }
 
+// identityExpiry is when an identity revocation made at before may end: when every
+// token issued before it has expired, leeway included.
+func (r *Revocations) identityExpiry(before time.Time) time.Time {
+	return before.Add(r.maxLifetime + Leeway)
+}
+
 // RevokeTokens revokes the referenced tokens, and, when identity is set, every token of
 // identity in room issued before now (covering tokens the client may hold besides the
-// ones the server knows). It returns once the revocation is durable.
+// ones the server knows). It returns once the revocation is durable, and in force.
 func (r *Revocations) RevokeTokens(refs []TokenRef, room, identity, reason string) error {
 	now := time.Now()
 	var recs []store.Revocation
-	latest := now
+	var revoked []TokenRef
 	for _, ref := range refs {
-		if !ref.Expires.After(now) {
-			continue
+		// A token is accepted until its expiry plus the leeway.
+		if until := ref.Expires.Add(Leeway); until.After(now) {
+			revoked = append(revoked, TokenRef{Hash: ref.Hash, Expires: until})
+			recs = append(recs, store.Revocation{Key: prefixSignature + hex.EncodeToString(ref.Hash[:]), Expires: until, Data: json.RawMessage(`{}`)})
 		}
-		if ref.Expires.After(latest) {
-			latest = ref.Expires
-		}
-		recs = append(recs, store.Revocation{Key: prefixSignature + hex.EncodeToString(ref.Hash[:]), Expires: ref.Expires, Data: json.RawMessage(`{}`)})
 	}
 	var ir *identityRevocation
 	if identity != "" {
-		// Tokens issued up to the second before this one (JWT times have second
-		// resolution, and a token minted right after the removal must work).
-		ir = &identityRevocation{Room: room, Identity: identity, Before: now.Truncate(time.Second), Reason: reason}
+		// Issue times have one-second resolution: a token issued in the second of the
+		// removal counts as issued before it (one minted to readmit the identity must
+		// be minted in a later second).
+		ir = &identityRevocation{Room: room, Identity: identity, Before: now, Reason: reason}
 		data, _ := json.Marshal(ir)
-		recs = append(recs, store.Revocation{Key: prefixIdentity + room + "\x00" + identity, Expires: latest, Data: data})
+		recs = append(recs, store.Revocation{Key: prefixIdentity + room + "\x00" + identity, Expires: r.identityExpiry(now), Data: data})
 	}
 	if r.durable != nil {
 		if err := r.durable.PutRevocations(recs); err != nil {
@@ -138,13 +164,11 @@ func (r *Revocations) RevokeTokens(refs []TokenRef, room, identity, reason strin
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, ref := range refs {
-		if ref.Expires.After(now) {
-			r.tokens[ref.Hash] = ref.Expires
-		}
+	for _, ref := range revoked {
+		r.tokens[ref.Hash] = ref.Expires
 	}
 	if ir != nil {
-		r.identity[identityKey{room, identity}] = identityEntry{ir.Before, latest}
+		r.identity[identityKey{room, identity}] = identityEntry{ir.Before, r.identityExpiry(now)}
 	}
 	return nil
 }
@@ -159,19 +183,44 @@ func (r *Revocations) Check(raw string, c *Claims) error {
 	if sig == ([32]byte{}) {
 		sig = SignatureHash(raw)
 	}
+	var legacy [32]byte
+	if raw != "" {
+		legacy = sha256.Sum256([]byte(raw))
+	}
+	return r.check(sig, legacy, c.Video().Room, c.Identity(), c.Issued())
+}
+
+// CheckParticipant returns ErrTokenRevoked when the token a participant joined room
+// with (c, nil when unknown) has been revoked, or every token of identity issued
+// before a removal that c predates. Without c, the token counts as issued before any
+// removal.
+func (r *Revocations) CheckParticipant(room, identity string, c *Claims) error {
+	if r == nil {
+		return nil
+	}
+	var sig [32]byte
+	if c != nil {
+		sig = c.SignatureHash
+	}
+	return r.check(sig, [32]byte{}, room, identity, c.Issued())
+}
+
+// check looks up a token by its signature hash (and, when not zero, its legacy text
+// hash) and the identity revocation of room and identity against the issue time.
+func (r *Revocations) check(sig, legacy [32]byte, room, identity string, issued time.Time) error {
 	now := time.Now()
 	r.mu.RLock()
 	exp, byHash := r.tokens[sig]
-	if len(r.legacy) > 0 && !byHash {
-		exp, byHash = r.legacy[sha256.Sum256([]byte(raw))]
+	if !byHash && len(r.legacy) > 0 && legacy != ([32]byte{}) {
+		exp, byHash = r.legacy[legacy]
 	}
-	ie, byIdentity := r.identity[identityKey{c.Video().Room, c.Identity()}]
+	ie, byIdentity := r.identity[identityKey{room, identity}]
 	r.mu.RUnlock()
 	if byHash && exp.After(now) {
 		return fmt.Errorf("%w: ask for a new token", ErrTokenRevoked)
 	}
-	if byIdentity && ie.expires.After(now) && (c.IssuedAt.IsZero() || c.IssuedAt.Before(ie.before)) {
-		return fmt.Errorf("%w: %q was removed from room %q; a token issued after the removal is needed", ErrTokenRevoked, printable(c.Identity()), printable(c.Video().Room))
+	if byIdentity && ie.expires.After(now) && (issued.IsZero() || issued.Before(ie.before)) {
+		return fmt.Errorf("%w: %q was removed from room %q; a token issued after the removal is needed", ErrTokenRevoked, printable(identity), printable(room))
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ func TestRevocationsByHashAndIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRevocations(st)
+	r, err := NewRevocations(st, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +62,21 @@ func TestRevocationsByHashAndIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st2.Close()
-	r2, err := NewRevocations(st2)
+	r2, err := NewRevocations(st2, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	check(r2)
 
-	// Revocations end with the tokens they cover.
+	// The token revocation ends with the token (and the leeway); the identity's lasts
+	// as long as a token issued before it may live.
 	if err := r2.Sweep(time.Now().Add(2 * time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if r2.Len() != 1 {
+		t.Errorf("%d revocations two hours later, want the identity's only", r2.Len())
+	}
+	if err := r2.Sweep(time.Now().Add(DefaultMaxTokenLifetime + Leeway + time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if r2.Len() != 0 {
@@ -82,7 +89,7 @@ func TestRevocationsByHashAndIdentity(t *testing.T) {
 }
 
 func TestExpiredRefsAreNotStored(t *testing.T) {
-	r, _ := NewRevocations(nil)
+	r, _ := NewRevocations(nil, 0)
 	_ = r.RevokeTokens([]TokenRef{RefOf("t", time.Now().Add(-time.Minute))}, "", "", "")
 	if r.Len() != 0 {
 		t.Errorf("an expired token was revoked")

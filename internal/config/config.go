@@ -44,6 +44,7 @@ type Config struct {
 	// DataDir holds Usher's durable state (token revocations) in an embedded database.
 	DataDir string `yaml:"data_dir"`
 
+	Auth    AuthConfig    `yaml:"auth"`
 	RTC     RTCConfig     `yaml:"rtc"`
 	Room    RoomConfig    `yaml:"room"`
 	Signal  SignalConfig  `yaml:"signal"`
@@ -65,6 +66,14 @@ type AuditConfig struct {
 	// QueueSize bounds the events waiting to be written; events beyond it are
 	// missing from the log, which records the gap.
 	QueueSize int `yaml:"queue_size"`
+}
+
+// AuthConfig bounds the access tokens the server accepts (Usher only).
+type AuthConfig struct {
+	// MaxTokenLifetime is the longest lifetime (expiry minus issue time) of a token the
+	// server accepts. A removal keeps every older token of the identity out for that
+	// long, so it is also how long a removal is remembered.
+	MaxTokenLifetime time.Duration `yaml:"max_token_lifetime"`
 }
 
 // HTTPConfig bounds how long the HTTP server waits for clients (Usher only). The /rtc
@@ -211,6 +220,7 @@ func Default() *Config {
 	return &Config{
 		Port:    7880,
 		DataDir: "usher-data",
+		Auth:    AuthConfig{MaxTokenLifetime: 168 * time.Hour},
 		RTC: RTCConfig{
 			UDPPort:        7882,
 			TCPPort:        7881,
@@ -317,6 +327,7 @@ func (c *Config) Validate() error {
 		name string
 		v    time.Duration
 	}{
+		{"auth.max_token_lifetime", c.Auth.MaxTokenLifetime},
 		{"signal.ping_interval", c.Signal.PingInterval},
 		{"signal.ping_timeout", c.Signal.PingTimeout},
 		{"signal.resume_window", c.Signal.ResumeWindow},
@@ -339,6 +350,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Signal.TokenTTL > 0 && c.Signal.TokenTTL <= c.Signal.RefreshInterval {
 		add("signal.token_ttl (%s) must be longer than signal.refresh_interval (%s), or clients hold expired tokens", c.Signal.TokenTTL, c.Signal.RefreshInterval)
+	}
+	if c.Auth.MaxTokenLifetime > 0 && c.Signal.TokenTTL > c.Auth.MaxTokenLifetime {
+		add("signal.token_ttl (%s) must not be longer than auth.max_token_lifetime (%s), or the server refuses its own tokens", c.Signal.TokenTTL, c.Auth.MaxTokenLifetime)
 	}
 	c.validateREST(add)
 	c.validateAudit(add)
@@ -480,6 +494,9 @@ func (c *Config) validateREST(add func(string, ...any)) {
 	}
 	if r.DefaultTokenTTL <= 0 || r.MaxTokenTTL <= 0 || r.DefaultTokenTTL > r.MaxTokenTTL {
 		add("rest.default_token_ttl (%s) must be positive and at most rest.max_token_ttl (%s)", r.DefaultTokenTTL, r.MaxTokenTTL)
+	}
+	if c.Auth.MaxTokenLifetime > 0 && r.MaxTokenTTL > c.Auth.MaxTokenLifetime && r.Upstream.URL == "" {
+		add("rest.max_token_ttl (%s) must not be longer than auth.max_token_lifetime (%s), or the gateway issues tokens the server refuses", r.MaxTokenTTL, c.Auth.MaxTokenLifetime)
 	}
 	if r.LiveKitURL != "" && !strings.HasPrefix(r.LiveKitURL, "ws://") && !strings.HasPrefix(r.LiveKitURL, "wss://") &&
 		!strings.HasPrefix(r.LiveKitURL, "http://") && !strings.HasPrefix(r.LiveKitURL, "https://") {

@@ -134,6 +134,8 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.Logging.Level = "loud" }, "logging.level"},
 		{func(c *Config) { c.Limit.MaxRequestBodySize = 0 }, "limit.max_request_body_size"},
 		{func(c *Config) { c.KeyFile = "/x" }, "keys and key_file are both set"},
+		{func(c *Config) { c.Auth.MaxTokenLifetime = 0 }, "auth.max_token_lifetime: must be a positive duration"},
+		{func(c *Config) { c.Auth.MaxTokenLifetime = 5 * time.Minute }, "signal.token_ttl (10m0s) must not be longer than auth.max_token_lifetime (5m0s)"},
 	}
 	for _, tc := range cases {
 		c := base()
@@ -242,6 +244,7 @@ func TestValidateREST(t *testing.T) {
 		{func(c *Config) { c.REST.APIKey = "APInope" }, `"APInope" is not one of the configured keys`},
 		{func(c *Config) { c.REST.LiveKitURL = "example.com" }, "must start with"},
 		{func(c *Config) { c.REST.DefaultTokenTTL = 48 * time.Hour }, "at most rest.max_token_ttl"},
+		{func(c *Config) { c.Auth.MaxTokenLifetime = 12 * time.Hour }, "rest.max_token_ttl (24h0m0s) must not be longer than auth.max_token_lifetime (12h0m0s)"},
 	}
 	for _, tc := range cases {
 		c := base()

@@ -146,6 +146,8 @@ type Event struct {
 	Destination string
 	// Until is when a ban ends (zero: until lifted).
 	Until time.Time
+	// Tenant is the tenant a ban belongs to (a tenant-wide ban has no room).
+	Tenant string
 	// Tracks lists the track SIDs of a subscription change.
 	Tracks []string
 	// Topic and Identities are the topic and destinations (identities or SIDs; none:

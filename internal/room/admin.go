@@ -14,11 +14,14 @@ import (
 	"github.com/usher-rtc/usher/internal/events"
 )
 
-// Revoker stores token revocations durably.
+// Revoker stores token revocations durably and checks them.
 type Revoker interface {
 	// RevokeTokens revokes refs, and with identity set every token of identity in
-	// room issued before now; it returns once that is durable.
+	// room issued before now; it returns once that is durable and in force.
 	RevokeTokens(refs []auth.TokenRef, room, identity, reason string) error
+	// CheckParticipant returns an error wrapping auth.ErrTokenRevoked when the token c
+	// (nil when unknown) of identity in room has been revoked.
+	CheckParticipant(room, identity string, c *auth.Claims) error
 }
 
 // lockedParticipant finds a participant by room and identity and returns it with its
@@ -132,7 +135,7 @@ func (m *Manager) UpdateParticipant(ctx context.Context, roomName, identity stri
 	if err != nil {
 		return nil, err
 	}
-	if u.Permission != nil {
+	if refs != nil {
 		if err := m.revoke(refs, "", "", "permission changed"); err != nil {
 			return nil, err
 		}
@@ -160,8 +163,8 @@ func (p *Participant) UpdateSelf(u Update) error {
 	return err
 }
 
-// applyUpdateLocked validates and applies u to p. With a permission change it returns
-// the tokens to revoke.
+// applyUpdateLocked validates and applies u to p. When the permission changed it
+// returns the tokens to revoke (not nil, possibly empty); otherwise nil.
 func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (*livekit.ParticipantInfo, []auth.TokenRef, error) {
 	attrs, err := r.mgr.validateUpdate(u, p.attributes)
 	if err != nil {
@@ -190,8 +193,8 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (
 				clear(p.subscriptions)
 			}
 			r.unpublishDisallowedLocked(p, actor)
+			refs = append([]auth.TokenRef{}, p.sink.IssuedTokens()...)
 		}
-		refs = p.sink.IssuedTokens()
 	}
 	if !changed {
 		return p.infoLocked(), refs, nil
@@ -226,24 +229,55 @@ func (m *Manager) revoke(refs []auth.TokenRef, room, identity, reason string) er
 
 // RemoveParticipant disconnects a participant with PARTICIPANT_REMOVED. Unlike
 // self-hosted LiveKit, the removal sticks: every token of the participant's session
-// (the join token and each refreshed one), and any token of that identity for this
-// room issued before the removal, is revoked durably until it would have expired.
-// Removing a forwarded stand-in ends that forward.
+// (the join token and each refreshed one) is revoked, and so is every token of that
+// identity for this room issued before the removal, for as long as such a token can
+// live (auth.max_token_lifetime). The revocation is durable and in force before the
+// participant is seen to leave. Removing a forwarded stand-in ends that forward.
 func (m *Manager) RemoveParticipant(ctx context.Context, roomName, identity string) error {
 	r, p, err := m.lockedParticipant(roomName, identity)
 	if err != nil {
 		return err
 	}
-	forwarded := p.forwardOf != nil
-	refs := p.sink.IssuedTokens()
-	actor := actorOf(ctx)
-	r.emitParticipantLocked(events.ParticipantRemoved, p, actor, "removed from the room")
-	r.removeLocked(p, livekit.DisconnectReason_PARTICIPANT_REMOVED, actor)
-	r.unlock()
-	if forwarded {
-		return nil
+	_, err = m.expelLocked(r, p, "removed from the room", actorOf(ctx))
+	return err
+}
+
+// expelLocked removes p from r, which the caller has locked (and which expelLocked
+// unlocks), for good: it revokes p's tokens and every older token of its identity for
+// r, durably, and only then takes p out with PARTICIPANT_REMOVED, together with anyone
+// of that identity who got in meanwhile with a token now revoked. A forwarded
+// stand-in just leaves (its source keeps its tokens). It returns the SID of the
+// participant that left, or "" when it was gone already. actor caused it
+// (participant_removed, then the departure, are its events).
+func (m *Manager) expelLocked(r *Room, p *Participant, reason string, actor events.Actor) (string, error) {
+	if p.forwardOf != nil {
+		r.emitParticipantLocked(events.ParticipantRemoved, p, actor, reason)
+		r.removeLocked(p, livekit.DisconnectReason_PARTICIPANT_REMOVED, actor)
+		r.unlock()
+		return p.sid, nil
 	}
-	return m.revoke(refs, roomName, identity, "removed from the room")
+	// Tokens are minted only under this lock (Participant.WithGrants, a move): from
+	// now on none is, so refs holds every token the session was given.
+	p.expelling = true
+	refs := p.sink.IssuedTokens()
+	r.unlock()
+	if err := m.revoke(refs, r.name, p.identity, reason); err != nil {
+		r.mu.Lock()
+		p.expelling = false
+		r.unlock()
+		return "", err
+	}
+	r.mu.Lock()
+	defer r.unlock()
+	cur := r.participants[p.identity]
+	if cur == nil || (cur != p && r.admitLocked(cur.identity, cur.token) == nil) {
+		// Gone meanwhile, or replaced by someone readmitted with a newer token.
+		p.expelling = false
+		return "", nil
+	}
+	r.emitParticipantLocked(events.ParticipantRemoved, cur, actor, reason)
+	r.removeLocked(cur, livekit.DisconnectReason_PARTICIPANT_REMOVED, actor)
+	return cur.sid, nil
 }
 
 // MutePublishedTrack mutes or unmutes one of a participant's tracks. The publisher's

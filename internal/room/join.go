@@ -7,6 +7,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/events"
 )
@@ -24,12 +25,33 @@ func (r *Room) Reserve(jp JoinParams) (*Participant, error) {
 	if err := r.checkTenantLocked(p); err != nil {
 		return nil, err
 	}
+	if err := r.admitLocked(p.identity, p.token); err != nil {
+		return nil, err
+	}
 	if err := r.checkJoinLocked(p); err != nil {
 		return nil, err
 	}
 	r.reserved[p] = struct{}{}
 	r.updateLifecycleLocked()
 	return p, nil
+}
+
+// admitLocked keeps out an identity banned from the room, and a token (c; nil when
+// unknown) revoked since it was verified. It runs when a seat is reserved, again when
+// the participant becomes active and when it resumes, so a ban or a removal that lands
+// in between is never missed.
+func (r *Room) admitLocked(identity string, c *auth.Claims) error {
+	if b := r.mgr.opts.Bans; b != nil {
+		if err := b.Check(r.name, r.tenant, identity); err != nil {
+			return err
+		}
+	}
+	if rv := r.mgr.opts.Revoker; rv != nil {
+		if err := rv.CheckParticipant(r.name, identity, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkJoinLocked applies the room's rules to a newcomer: the room is open, the
@@ -86,6 +108,12 @@ func (r *Room) Activate(p *Participant, resp *livekit.JoinResponse) error {
 		return fmt.Errorf("%w: %q", ErrRoomClosed, r.name)
 	}
 	delete(r.reserved, p)
+	if err := r.admitLocked(p.identity, p.token); err != nil {
+		// Banned or removed while the connection was coming up.
+		p.left = true
+		r.updateLifecycleLocked()
+		return err
+	}
 	if old := r.participants[p.identity]; old != nil {
 		r.removeLocked(old, livekit.DisconnectReason_DUPLICATE_IDENTITY, events.Server)
 	}
@@ -228,15 +256,30 @@ func (r *Room) detachLocked(p *Participant, reason livekit.DisconnectReason) {
 	r.updateLifecycleLocked()
 }
 
-// Resume finds the participant with sid and identity for a client resuming its session.
-func (r *Room) Resume(sid, identity string) (*Participant, error) {
+// Resume finds the participant with sid and identity for a client resuming its session
+// with the token c (nil when unknown): it must not be banned, nor c revoked.
+func (r *Room) Resume(sid, identity string, c *auth.Claims) (*Participant, error) {
 	r.mu.Lock()
 	defer r.unlock()
 	p := r.bySID[sid]
 	if p == nil || p.identity != identity || p.left {
 		return nil, fmt.Errorf("%w: no session %q for %q in room %q", ErrParticipantNotFound, sid, identity, r.name)
 	}
+	if err := r.admitLocked(identity, c); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// Readmit checks a participant resuming its session with the token c (nil when
+// unknown) in its current room: it must still be there, not banned, and c not revoked.
+func (p *Participant) Readmit(c *auth.Claims) error {
+	r := p.lockRoom()
+	defer r.unlock()
+	if p.left || p.expelling {
+		return fmt.Errorf("%w: %q left room %q", ErrParticipantNotFound, p.identity, r.name)
+	}
+	return r.admitLocked(p.identity, c)
 }
 
 // Snapshot returns the participant's room and every participant they may see,

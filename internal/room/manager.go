@@ -23,9 +23,11 @@ type Options struct {
 	Limits config.LimitConfig
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
-	// Revoker stores token revocations (RemoveParticipant, permission changes); nil
-	// keeps none.
+	// Revoker stores token revocations (RemoveParticipant, permission changes) and
+	// checks them again when a participant becomes active or resumes; nil keeps none.
 	Revoker Revoker
+	// Bans keeps banned identities out and stores new bans; nil bans nobody.
+	Bans BanList
 	// Events receives every change of every room, with its actor; nil publishes
 	// nothing.
 	Events *events.Bus
@@ -119,7 +121,8 @@ func (m *Manager) CheckJoin(name string, autoCreate bool, jp JoinParams) error {
 	case !ok && !autoCreate:
 		return fmt.Errorf("%w: %q (room.auto_create is off: create it with CreateRoom first)", ErrRoomNotFound, name)
 	case !ok:
-		return nil
+		// The join would create the room, for the tenant of the token.
+		return m.CheckBanned(name, jp)
 	}
 	r.mu.Lock()
 	defer r.unlock()
@@ -127,7 +130,24 @@ func (m *Manager) CheckJoin(name string, autoCreate bool, jp JoinParams) error {
 	if err := r.checkTenantLocked(p); err != nil {
 		return err
 	}
+	if err := r.admitLocked(p.identity, p.token); err != nil {
+		return err
+	}
 	return r.checkJoinLocked(p)
+}
+
+// CheckBanned returns a *auth.BannedError when the participant jp describes is banned
+// from room name: the open room of that name, or the room its join would create. It
+// lets a banned join be refused before it creates a room.
+func (m *Manager) CheckBanned(name string, jp JoinParams) error {
+	m.mu.RLock()
+	r, ok := m.rooms[name]
+	m.mu.RUnlock()
+	tenant := tenantOfGrants(jp.Grants)
+	if ok {
+		tenant = r.tenant
+	}
+	return m.checkBan(name, tenant, jp.Identity)
 }
 
 // validateParticipant checks what a joining participant brings against the limits.

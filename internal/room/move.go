@@ -84,6 +84,12 @@ func (m *Manager) lockCrossRoom(ctx context.Context, roomName, identity, dstName
 	if p.forwardOf != nil {
 		return fail(fmt.Errorf("%w: %q is a forwarded participant; act on it in its source room", ErrInvalidArgument, identity))
 	}
+	if p.expelling {
+		return fail(fmt.Errorf("%w: %q is being removed from room %q", ErrParticipantNotFound, identity, roomName))
+	}
+	if err := m.checkBan(dst.name, dst.tenant, identity); err != nil {
+		return fail(fmt.Errorf("destination: %w", err))
+	}
 	return &crossRoom{src: src, dst: dst, p: p, unlock: unlock}, nil
 }
 

@@ -77,6 +77,10 @@ type JoinParams struct {
 	KindDetails []livekit.ParticipantInfo_KindDetail
 	// Grants are the token's claims; the room keeps them current for token refreshes.
 	Grants *lkauth.ClaimGrants
+	// Token is the verified join token, checked again against revocations when the
+	// participant becomes active; nil when unknown (the token then counts as issued
+	// before any removal).
+	Token *auth.Claims
 	// ClientProtocol is the client's signal protocol version.
 	ClientProtocol int32
 	// AutoSubscribe subscribes the participant to every track it may receive.
@@ -99,6 +103,8 @@ type Participant struct {
 	kindDetails []livekit.ParticipantInfo_KindDetail
 	permission  *livekit.ParticipantPermission
 	grants      *lkauth.ClaimGrants
+	// token is the verified join token (see JoinParams.Token).
+	token *auth.Claims
 	// tenant is the tenant the participant's token is bound to (see tenant.go).
 	tenant         string
 	state          livekit.ParticipantInfo_State
@@ -112,6 +118,9 @@ type Participant struct {
 	// than participant_connection_aborted when they go).
 	everActive bool
 	reason     livekit.DisconnectReason
+	// expelling is set while the participant is being removed for good: from then on
+	// no token is minted for it, so the tokens to revoke are all known.
+	expelling bool
 
 	tracks  []*track
 	pending map[string]*livekit.TrackInfo // by cid, announced but not yet negotiated
@@ -223,6 +232,7 @@ func newParticipant(r *Room, jp JoinParams) *Participant {
 		kindDetails:    append([]livekit.ParticipantInfo_KindDetail(nil), jp.KindDetails...),
 		permission:     grants.Video.ToPermission(),
 		grants:         grants,
+		token:          jp.Token,
 		tenant:         tenantOfGrants(grants),
 		state:          livekit.ParticipantInfo_JOINING,
 		joinedAt:       time.Now(),
@@ -301,7 +311,7 @@ func (p *Participant) grantsLocked() *lkauth.ClaimGrants {
 func (p *Participant) WithGrants(f func(g *lkauth.ClaimGrants) error) error {
 	r := p.lockRoom()
 	defer r.unlock()
-	if p.left {
+	if p.left || p.expelling {
 		return ErrParticipantNotFound
 	}
 	return f(p.grantsLocked())

@@ -42,6 +42,7 @@ type Server struct {
 	signal   *signal.Handler
 	store    *store.Store
 	revoked  *auth.Revocations
+	bans     *auth.Bans
 	// events carries every change of every room to the webhook sender, the audit log
 	// and the other consumers.
 	events    *events.Bus
@@ -96,7 +97,13 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		ln.close()
 		return nil, err
 	}
-	revoked, err := auth.NewRevocations(st)
+	revoked, err := auth.NewRevocations(st, cfg.Auth.MaxTokenLifetime)
+	if err != nil {
+		ln.close()
+		_ = st.Close()
+		return nil, err
+	}
+	bans, err := auth.NewBans(st)
 	if err != nil {
 		ln.close()
 		_ = st.Close()
@@ -106,9 +113,10 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 	s := &Server{
 		cfg:       cfg,
 		log:       log,
-		verifier:  auth.NewVerifier(auth.StaticKeys(cfg.Keys)),
+		verifier:  auth.NewVerifier(auth.StaticKeys(cfg.Keys)).WithMaxTokenLifetime(cfg.Auth.MaxTokenLifetime),
 		store:     st,
 		revoked:   revoked,
+		bans:      bans,
 		events:    bus,
 		audit:     newAuditLog(cfg, st, bus, log),
 		stopSweep: make(chan struct{}),
@@ -118,6 +126,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 			Limits:   cfg.Limit,
 			Logger:   log.With("component", "room"),
 			Revoker:  revoked,
+			Bans:     bans,
 			Events:   bus,
 		}),
 	}
@@ -177,10 +186,11 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 	})
 
 	roomService := twirpapi.NewRoomService(s.rooms)
+	moderation := twirpapi.NewModeration(s.rooms)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveRoot)
 	if cfg.REST.Enabled {
-		gw, err := newGateway(cfg, roomService, s.audit, log, s.httpPort)
+		gw, err := newGateway(cfg, roomService, moderation, s.audit, log, s.httpPort)
 		if err != nil {
 			engine.Close()
 			_ = st.Close()
@@ -199,6 +209,11 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		Verifier:    s.verifier,
 		MaxBodySize: 64 << 10, // a query: a few bounded filters
 		Logger:      log.With("component", "audit"),
+	}))
+	mux.Handle("/twirp/"+twirpapi.ModerationServiceName+"/", twirpapi.NewModerationHandler(moderation, twirpapi.HandlerOptions{
+		Verifier:    s.verifier,
+		MaxBodySize: cfg.Limit.MaxRequestBodySize,
+		Logger:      log.With("component", "twirp"),
 	}))
 	mux.HandleFunc("/twirp/", func(w http.ResponseWriter, r *http.Request) {
 		svc := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/twirp/"), "/", 2)[0]
@@ -309,7 +324,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// sweep drops expired revocations every minute until the server stops.
+// sweep drops expired revocations and bans every minute until the server stops.
 func (s *Server) sweep() {
 	defer close(s.sweepDone)
 	t := time.NewTicker(time.Minute)
@@ -321,6 +336,9 @@ func (s *Server) sweep() {
 		case now := <-t.C:
 			if err := s.revoked.Sweep(now); err != nil {
 				s.log.Warn("sweeping expired revocations failed", "error", err)
+			}
+			if err := s.bans.Sweep(now); err != nil {
+				s.log.Warn("sweeping ended bans failed", "error", err)
 			}
 		}
 	}
@@ -341,13 +359,19 @@ func newAuditLog(cfg *config.Config, st *store.Store, bus *events.Bus, log *slog
 	})
 }
 
+// Bans returns the ban list.
+func (s *Server) Bans() *auth.Bans { return s.bans }
+
+// Store returns the embedded store of durable state.
+func (s *Server) Store() *store.Store { return s.store }
+
 // Revocations returns the token revocation list.
 func (s *Server) Revocations() *auth.Revocations { return s.revoked }
 
-// newGateway builds the REST gateway over this server's Room service, or over the
-// configured upstream. port returns the port the server listens on (known once it
+// newGateway builds the REST gateway over this server's Room service and moderation
+// service, or over the configured upstream's. port returns the port the server listens on (known once it
 // has started, when cfg.Port is 0).
-func newGateway(cfg *config.Config, local livekit.RoomService, auditLog rest.AuditLog, log *slog.Logger, port func() int) (*rest.Gateway, error) {
+func newGateway(cfg *config.Config, local livekit.RoomService, moderation twirpapi.ModerationService, auditLog rest.AuditLog, log *slog.Logger, port func() int) (*rest.Gateway, error) {
 	rc := cfg.REST
 	openapiJSON, err := docs.OpenAPIJSON()
 	if err != nil {
@@ -370,11 +394,12 @@ func newGateway(cfg *config.Config, local livekit.RoomService, auditLog rest.Aud
 	}
 	if u := rc.Upstream; u.URL != "" {
 		opts.Service = rest.Upstream(u.URL, u.APIKey, u.APISecret, u.Timeout)
+		opts.Moderation = rest.UpstreamModeration(u.URL, u.APIKey, u.APISecret, u.Timeout)
 		opts.APIKey, opts.APISecret = u.APIKey, u.APISecret
 		opts.Timeout = u.Timeout + time.Second
 		log.Info("REST gateway fronts an upstream server", "url", u.URL)
 	} else {
-		opts.Service, opts.Local, opts.Audit = local, true, auditLog
+		opts.Service, opts.Moderation, opts.Local, opts.Audit = local, moderation, true, auditLog
 		opts.APIKey = rc.APIKey
 		if opts.APIKey == "" {
 			for k := range cfg.Keys {

@@ -137,7 +137,9 @@ type admission struct {
 	tokenRef auth.TokenRef
 }
 
-// admit verifies the token and the parameters of a join or validate request.
+// admit verifies the token and the parameters of a join or validate request. A banned
+// identity is told so (403, with the ban's reason) before anything is said about its
+// token's revocation, so that it learns why it is kept out.
 func (h *Handler) admit(r *http.Request) (*admission, error) {
 	raw, err := auth.FromRequest(r)
 	if err != nil {
@@ -145,9 +147,6 @@ func (h *Handler) admit(r *http.Request) (*admission, error) {
 	}
 	claims, err := h.opts.Verifier.Verify(raw)
 	if err != nil {
-		return nil, err
-	}
-	if err := h.opts.Revocations.Check(raw, claims); err != nil {
 		return nil, err
 	}
 	v := claims.Video()
@@ -161,7 +160,14 @@ func (h *Handler) admit(r *http.Request) (*admission, error) {
 	if err := checkOwnFields(claims, params); err != nil {
 		return nil, err
 	}
-	return &admission{claims: claims, params: params, room: v.Room, tokenRef: auth.RefOf(raw, claims.ExpiresAt)}, nil
+	a := &admission{claims: claims, params: params, room: v.Room, tokenRef: auth.RefOf(raw, claims.ExpiresAt)}
+	if err := h.opts.Rooms.CheckBanned(a.room, a.joinParams(nil)); err != nil {
+		return nil, err
+	}
+	if err := h.opts.Revocations.Check(raw, claims); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // checkOwnFields applies the rule of update_metadata to a join: metadata or attributes
@@ -216,6 +222,7 @@ func (a *admission) joinParams(sink room.Sink) room.JoinParams {
 		Kind:           g.GetParticipantKind(),
 		KindDetails:    g.GetKindDetails(),
 		Grants:         g,
+		Token:          a.claims,
 		ClientProtocol: a.params.protocol,
 		AutoSubscribe:  a.params.autoSubscribe,
 		Sink:           sink,
@@ -240,7 +247,7 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 	if a.params.reconnect && a.params.sid != "" {
 		rm, err := h.opts.Rooms.Room(a.room)
 		if err == nil {
-			_, err = rm.Resume(a.params.sid, a.claims.Identity())
+			_, err = rm.Resume(a.params.sid, a.claims.Identity(), a.claims)
 		}
 		if err != nil {
 			httpError(w, err)
@@ -320,16 +327,28 @@ func (h *Handler) serveJoin(w http.ResponseWriter, r *http.Request) {
 // serveResume reattaches a client that lost its signal connection to its session.
 // release gives back the connection's place under the caps.
 func (h *Handler) serveResume(w http.ResponseWriter, r *http.Request, a *admission, release func()) {
+	h.mu.Lock()
+	s := h.sessions[a.params.sid]
+	h.mu.Unlock()
+	found := s != nil && s.p.Identity() == a.claims.Identity() && s.p.Room().Name() == a.room && !s.isClosing()
+	if found {
+		// Banned or removed since the session began: refused before the upgrade, as a
+		// join would be. (A ban that lands after this check removes the participant,
+		// which ends the session it resumes.)
+		if err := s.p.Readmit(a.claims); err != nil && !errors.Is(err, room.ErrParticipantNotFound) {
+			release()
+			h.log.Debug("resume refused", "room", a.room, "identity", a.claims.Identity(), "error", apierr.Message(err))
+			httpError(w, err)
+			return
+		}
+	}
 	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		release()
 		return
 	}
 	conn := newWSConn(ws, release)
-	h.mu.Lock()
-	s := h.sessions[a.params.sid]
-	h.mu.Unlock()
-	if s == nil || s.p.Identity() != a.claims.Identity() || s.p.Room().Name() != a.room || s.isClosing() {
+	if !found || s.isClosing() {
 		// The session is gone: tell the client to join afresh.
 		h.log.Debug("resume of an unknown session", "room", a.room, "sid", a.params.sid)
 		_ = conn.write(&livekit.SignalResponse{Message: &livekit.SignalResponse_Leave{Leave: &livekit.LeaveRequest{

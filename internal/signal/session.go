@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	lkauth "github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/usher-rtc/usher/internal/apierr"
 	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/room"
 	"github.com/usher-rtc/usher/internal/rtc"
@@ -45,6 +47,7 @@ type Session struct {
 	// the client finds out when it tries to resume).
 	silent         bool
 	tokens         []auth.TokenRef // every token the client holds: join token, refreshes
+	closeText      string          // the reason sent in the close frame, if any
 	tokenWanted    bool
 	disconnectedAt time.Time
 	lastPing       time.Time
@@ -95,11 +98,17 @@ func (s *Session) IssuedTokens() []auth.TokenRef {
 	now := time.Now()
 	out := make([]auth.TokenRef, 0, len(s.tokens))
 	for _, t := range s.tokens {
-		if t.Expires.After(now) {
+		if acceptable(t, now) {
 			out = append(out, t)
 		}
 	}
 	return out
+}
+
+// acceptable reports whether a token the client holds is still accepted at now: until
+// its expiry plus the clock leeway.
+func acceptable(t auth.TokenRef, now time.Time) bool {
+	return t.Expires.Add(auth.Leeway).After(now)
 }
 
 // PushToken implements room.Sink: the writer mints and sends a fresh token.
@@ -135,7 +144,7 @@ func (s *Session) issueToken(g *lkauth.ClaimGrants) (string, error) {
 	now := time.Now()
 	kept := s.tokens[:0]
 	for _, t := range s.tokens {
-		if t.Expires.After(now) {
+		if acceptable(t, now) {
 			kept = append(kept, t)
 		}
 	}
@@ -205,9 +214,20 @@ func (s *Session) run(conn *wsConn) {
 		err = s.setup()
 	}
 	if err != nil {
-		s.log.Warn("join failed", "error", err)
-		s.leaveRoom(livekit.DisconnectReason_JOIN_FAILURE, false)
-		s.Close(&livekit.LeaveRequest{Reason: livekit.DisconnectReason_JOIN_FAILURE})
+		reason := livekit.DisconnectReason_JOIN_FAILURE
+		if errors.Is(err, auth.ErrBanned) || errors.Is(err, auth.ErrTokenRevoked) {
+			// Banned or removed while the connection came up: the client is told why in
+			// the close frame.
+			s.log.Info("join refused at activation", "error", err)
+			reason = livekit.DisconnectReason_PARTICIPANT_REMOVED
+			s.mu.Lock()
+			s.closeText = apierr.Message(err)
+			s.mu.Unlock()
+		} else {
+			s.log.Warn("join failed", "error", err)
+		}
+		s.leaveRoom(reason, false)
+		s.Close(&livekit.LeaveRequest{Reason: reason})
 	}
 	s.readLoop(conn, gen)
 }
@@ -368,14 +388,14 @@ func (s *Session) writeLoop() {
 			s.pushRefreshToken()
 		}
 		s.mu.Lock()
-		conn, closing, leave, tokenWanted := s.conn, s.closing, s.leave, s.tokenWanted
+		conn, closing, leave, tokenWanted, closeText := s.conn, s.closing, s.leave, s.tokenWanted, s.closeText
 		s.tokenWanted = false
 		s.mu.Unlock()
 		if tokenWanted && !closing {
 			s.pushRefreshToken()
 		}
 		if closing {
-			s.finish(conn, leave)
+			s.finish(conn, leave, closeText)
 			return
 		}
 		if s.queue.overflowed() {
@@ -396,6 +416,20 @@ func (s *Session) writeLoop() {
 			}
 		}
 	}
+}
+
+// closeReason fits text into a WebSocket close frame (at most 123 bytes), cutting it
+// at a character boundary.
+func closeReason(text string) string {
+	const maxReason = 123
+	if len(text) <= maxReason {
+		return text
+	}
+	cut := maxReason - len("…")
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut] + "…"
 }
 
 func housekeepingInterval(ping time.Duration) time.Duration {
@@ -429,14 +463,18 @@ func (s *Session) housekeep() {
 	}
 }
 
-// finish sends the leave, closes the connection and the transports, and forgets the
-// session.
-func (s *Session) finish(conn *wsConn, leave *livekit.LeaveRequest) {
+// finish sends the leave, closes the connection (with text as the close frame's
+// reason, when set) and the transports, and forgets the session.
+func (s *Session) finish(conn *wsConn, leave *livekit.LeaveRequest, text string) {
 	if conn != nil {
 		if leave != nil {
 			_ = conn.write(&livekit.SignalResponse{Message: &livekit.SignalResponse_Leave{Leave: leave}}, time.Second)
 		}
-		conn.closeWith(websocket.CloseNormalClosure, "")
+		if text != "" {
+			conn.closeWith(websocket.ClosePolicyViolation, closeReason(text))
+		} else {
+			conn.closeWith(websocket.CloseNormalClosure, "")
+		}
 	}
 	close(s.done)
 	s.data.close()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,6 +40,15 @@ type Revocation struct {
 // Store is the embedded database.
 type Store struct {
 	db *bolt.DB
+
+	holdMu sync.Mutex
+	hold   *writeHold
+}
+
+// writeHold holds back every write until released (see HoldWrites).
+type writeHold struct {
+	blocked, release chan struct{}
+	once             sync.Once
 }
 
 // Open opens (creating if needed) the database in dir.
@@ -72,13 +82,46 @@ func Open(dir string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// HoldWrites makes every write wait until release is called; blocked is closed when
+// the first write starts waiting. It lets a test observe what a caller has (and has
+// not yet) done at the moment its durable write is under way. release is idempotent.
+func (s *Store) HoldWrites() (blocked <-chan struct{}, release func()) {
+	h := &writeHold{blocked: make(chan struct{}), release: make(chan struct{})}
+	s.holdMu.Lock()
+	s.hold = h
+	s.holdMu.Unlock()
+	var once sync.Once
+	return h.blocked, func() {
+		once.Do(func() {
+			s.holdMu.Lock()
+			if s.hold == h {
+				s.hold = nil
+			}
+			s.holdMu.Unlock()
+			close(h.release)
+		})
+	}
+}
+
+// update runs fn in a write transaction, synced to disk before it returns.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	s.holdMu.Lock()
+	h := s.hold
+	s.holdMu.Unlock()
+	if h != nil {
+		h.once.Do(func() { close(h.blocked) })
+		<-h.release
+	}
+	return s.db.Update(fn)
+}
+
 // PutRevocations writes records durably (the write is synced before it returns). A
 // record replaces one with the same key.
 func (s *Store) PutRevocations(recs []Revocation) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRevocations)
 		for _, r := range recs {
 			v, err := json.Marshal(r)
@@ -114,7 +157,7 @@ func (s *Store) Revocations(now time.Time) ([]Revocation, error) {
 // DeleteExpired removes records expired at now and returns how many.
 func (s *Store) DeleteExpired(now time.Time) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRevocations)
 		var dead [][]byte
 		err := b.ForEach(func(k, v []byte) error {

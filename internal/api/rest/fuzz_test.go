@@ -57,6 +57,9 @@ var requestTypes = func() []struct {
 			"name", scalar, "metadata", scalar, "attributes", strMap, "permission", perm)},
 		{"relocate", func() any { return new(relocateRequest) }, object("room_name", scalar, "participant_identity", scalar,
 			"destination_room", scalar)},
+		{"ban", func() any { return new(banRequest) }, object("room_name", scalar, "participant_identity", scalar,
+			"duration_seconds", scalar, "reason", scalar)},
+		{"lift", func() any { return new(liftRequest) }, object("room_name", scalar, "participant_identity", scalar)},
 	}
 }()
 
@@ -130,6 +133,11 @@ func FuzzRESTDecode(f *testing.F) {
 		{5, `{"room_name":"stage","participant_identity":"viewer","destination_room":"breakout"}`},
 		{5, `{"room_name":"stage","participant_identity":"viewer","destination_room":"breakout"} {}`},
 		{4, `{"metadata":[[[[{"a":1,"a":2}]]]]}`},
+		{6, `{"room_name":"stage","participant_identity":"troll","duration_seconds":3600,"reason":"spam"}`},
+		{6, `{"participant_identity":"troll","duration_seconds":1e3,"reason":"x","reason":"y"}`},
+		{6, `{"participant_identity":"troll","duration_seconds":"60"}`},
+		{7, `{"room_name":"stage","participant_identity":"troll"}`},
+		{7, `{"participant_identity":"troll","Participant_Identity":"other"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.kind, []byte(s.body))

@@ -32,6 +32,9 @@ import (
 type Options struct {
 	// Service is the Room service the gateway acts through.
 	Service livekit.RoomService
+	// Moderation bans, lists and lifts bans (usher.Moderation, this server's or the
+	// upstream's, called as Service is); nil answers the ban endpoints NOT_SUPPORTED.
+	Moderation twirpapi.ModerationService
 	// Local says Service is this server's own: its calls then carry operator rights
 	// (auth.OperatorContext), since the gateway enforces tenancy itself. A remote
 	// service signs its calls with the upstream's key instead.
@@ -124,6 +127,9 @@ func New(opts Options) *Gateway {
 		{http.MethodPost, "/livekit/participant/move", g.moveParticipant},
 		{http.MethodPost, "/livekit/participant/forward", g.forwardParticipant},
 		{http.MethodGet, "/livekit/audit", g.listAudit},
+		{http.MethodPost, "/livekit/bans", g.banParticipant},
+		{http.MethodGet, "/livekit/bans", g.listBans},
+		{http.MethodDelete, "/livekit/bans", g.liftBan},
 	}
 	return g
 }

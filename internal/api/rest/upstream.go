@@ -13,7 +13,9 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/twitchtv/twirp"
 
+	"github.com/usher-rtc/usher/internal/api/twirp"
 	"github.com/usher-rtc/usher/internal/apierr"
+	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/room"
 )
 
@@ -162,6 +164,53 @@ func (u upstream) MoveParticipant(ctx context.Context, r *livekit.MoveParticipan
 // PerformRpc is not offered by the SDK's client; the gateway does not use it.
 func (u upstream) PerformRpc(context.Context, *livekit.PerformRpcRequest) (*livekit.PerformRpcResponse, error) {
 	return nil, fmt.Errorf("%w: PerformRpc through the upstream", apierr.ErrUnimplemented)
+}
+
+// UpstreamModeration returns usher.Moderation of a remote Usher, reached with the
+// moderation client (which signs each call with the grants it needs), with the
+// gateway's timeout and error translation. A server without that service
+// (livekit-server) makes the ban endpoints answer NOT_SUPPORTED.
+func UpstreamModeration(serverURL, apiKey, apiSecret string, timeout time.Duration) twirpapi.ModerationService {
+	return upstreamModeration{c: twirpapi.NewModerationClient(serverURL, apiKey, apiSecret, nil), timeout: timeout}
+}
+
+type upstreamModeration struct {
+	c       *twirpapi.ModerationClient
+	timeout time.Duration
+}
+
+// callModeration runs one upstream moderation call with the gateway's timeout and
+// translates its error.
+func callModeration[T any](u upstreamModeration, ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, u.timeout)
+	defer cancel()
+	res, err := f(ctx)
+	if err == nil {
+		return res, nil
+	}
+	var zero T
+	var te twirp.Error
+	if errors.As(err, &te) {
+		switch te.Code() {
+		case twirp.BadRoute:
+			return zero, fmt.Errorf("%w: the upstream server has no usher.Moderation service (bans need an Usher upstream)", room.ErrUnsupported)
+		case twirp.ResourceExhausted:
+			return zero, fmt.Errorf("%w: %s", auth.ErrTooManyBans, te.Msg())
+		}
+	}
+	return zero, translate(ctx, err)
+}
+
+func (u upstreamModeration) BanParticipant(ctx context.Context, r *twirpapi.BanParticipantRequest) (*twirpapi.BanParticipantResponse, error) {
+	return callModeration(u, ctx, func(ctx context.Context) (*twirpapi.BanParticipantResponse, error) { return u.c.BanParticipant(ctx, r) })
+}
+
+func (u upstreamModeration) ListBans(ctx context.Context, r *twirpapi.ListBansRequest) (*twirpapi.ListBansResponse, error) {
+	return callModeration(u, ctx, func(ctx context.Context) (*twirpapi.ListBansResponse, error) { return u.c.ListBans(ctx, r) })
+}
+
+func (u upstreamModeration) LiftBan(ctx context.Context, r *twirpapi.LiftBanRequest) (*twirpapi.LiftBanResponse, error) {
+	return callModeration(u, ctx, func(ctx context.Context) (*twirpapi.LiftBanResponse, error) { return u.c.LiftBan(ctx, r) })
 }
 
 var _ http.Handler = (*Gateway)(nil)

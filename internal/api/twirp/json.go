@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -28,6 +29,10 @@ type JSONMethod func(ctx context.Context, body []byte) (any, error)
 // strictly: an unknown field is an error naming it.
 func NewJSONHandler(service string, methods map[string]JSONMethod, opts HandlerOptions) http.Handler {
 	prefix := "/twirp/" + service + "/"
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, ok := strings.CutPrefix(r.URL.Path, prefix)
 		m := methods[name]
@@ -46,6 +51,9 @@ func NewJSONHandler(service string, methods map[string]JSONMethod, opts HandlerO
 		}
 		resp, err := m(r.Context(), body)
 		if err != nil {
+			if _, known := apierr.Lookup(err); !known {
+				log.Error("unexpected error", "service", service, "method", name, "error", err)
+			}
 			apierr.WriteTwirp(w, err)
 			return
 		}
