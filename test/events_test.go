@@ -262,3 +262,40 @@ func TestMoveEventsInBothRooms(t *testing.T) {
 		t.Fatalf("track_published %s in the destination; want %s", e.Track.GetSid(), pub.SID())
 	}
 }
+
+// A ban is an event with its actor, in the room before the removal it causes; lifting
+// it is one too.
+func TestBanEventsCarryTheirActor(t *testing.T) {
+	srv := testutil.StartServer(t)
+	srv.Join(t, "class", "troll")
+	w := watchEvents(t, srv, "class")
+	call := func(method, body string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/twirp/usher.Moderation/"+method, bytes.NewBufferString(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+testutil.Token(t, "moderator", &lkauth.VideoGrant{RoomAdmin: true, Room: "class"}))
+		req.Header.Set("X-Request-Id", "ban-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", method, resp.Status)
+		}
+	}
+	call("BanParticipant", `{"room":"class","identity":"troll","duration_seconds":3600,"reason":"spam"}`)
+	e := w.expect(t, events.ParticipantBanned, events.ActorAdmin)
+	if e.Participant.GetIdentity() != "troll" || e.Reason != "spam" || e.Actor.Identity != "moderator" || e.Actor.RequestID != "ban-1" ||
+		time.Until(e.Until) < 59*time.Minute || time.Until(e.Until) > time.Hour {
+		t.Fatalf("participant_banned %q reason %q until %v by %+v", e.Participant.GetIdentity(), e.Reason, e.Until, e.Actor)
+	}
+	w.expect(t, events.ParticipantRemoved, events.ActorAdmin)
+	if e := w.expect(t, events.ParticipantLeft, events.ActorAdmin); e.Reason != livekit.DisconnectReason_PARTICIPANT_REMOVED.String() {
+		t.Fatalf("participant_left reason %q", e.Reason)
+	}
+	call("LiftBan", `{"room":"class","identity":"troll"}`)
+	if e := w.expect(t, events.ParticipantUnbanned, events.ActorAdmin); e.Participant.GetIdentity() != "troll" {
+		t.Fatalf("participant_unbanned %q", e.Participant.GetIdentity())
+	}
+}
