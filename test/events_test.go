@@ -267,8 +267,9 @@ func TestMoveEventsInBothRooms(t *testing.T) {
 // it is one too.
 func TestBanEventsCarryTheirActor(t *testing.T) {
 	srv := testutil.StartServer(t)
-	srv.Join(t, "class", "troll")
 	w := watchEvents(t, srv, "class")
+	srv.Join(t, "class", "troll")
+	w.expect(t, events.ParticipantActive, events.ActorParticipant) // so its departure is participant_left
 	call := func(method, body string) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/twirp/usher.Moderation/"+method, bytes.NewBufferString(body))

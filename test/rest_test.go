@@ -477,7 +477,7 @@ func TestRESTServesItsOpenAPIDocument(t *testing.T) {
 		sort.Strings(ops)
 		want := []string{
 			"DELETE /livekit/bans", "DELETE /livekit/participant", "DELETE /livekit/rooms/{room_name}",
-			"GET /livekit/bans", "GET /livekit/rooms", "GET /livekit/rooms/{room_name}", "POST /livekit/bans",
+			"GET /livekit/audit", "GET /livekit/bans", "GET /livekit/rooms", "GET /livekit/rooms/{room_name}", "POST /livekit/bans",
 			"POST /livekit/participant/forward", "POST /livekit/participant/move", "POST /livekit/participant/mute",
 			"POST /livekit/participant/update", "POST /livekit/rooms", "POST /livekit/token",
 		}
