@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,7 +15,9 @@ import (
 	lkauth "github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	lkwebhook "github.com/livekit/protocol/webhook"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/usher-rtc/usher/internal/events"
 	"github.com/usher-rtc/usher/internal/webhook"
 )
 
@@ -40,14 +43,14 @@ type WebhookReceiver struct {
 	addr string
 	kp   lkauth.KeyProvider
 
-	mu       sync.Mutex
-	srv      *http.Server
-	status   int
-	hold     chan struct{} // non-nil: requests wait until it is closed
-	held     int
-	got      []ReceivedWebhook
-	bad      []error
-	changed  chan struct{}
+	mu      sync.Mutex
+	srv     *http.Server
+	status  int
+	hold    chan struct{} // non-nil: requests wait until it is closed
+	held    int
+	got     []ReceivedWebhook
+	bad     []error
+	changed chan struct{}
 }
 
 // NewWebhookReceiver starts a receiver that accepts (204) every valid webhook signed
@@ -232,4 +235,68 @@ func (r *WebhookReceiver) WaitAccepted(timeout time.Duration, n int) []ReceivedW
 	r.t.Helper()
 	r.WaitFor(timeout, "accepted requests", func(r *WebhookReceiver) bool { return len(r.Accepted()) >= n })
 	return r.Accepted()
+}
+
+// CheckWebhooks fails the test unless got carries exactly the events want, in order,
+// each with the body LiveKit would send (event, room, participant, track, the
+// event's ID, created_at) and, when ext, Usher's extension with the event's actor,
+// reason, changes and destination; without ext the body must not have it.
+func CheckWebhooks(t testing.TB, who string, got []ReceivedWebhook, want []*events.Event, ext bool) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d webhooks %v, want %d %v", who, len(got), receivedKinds(got), len(want), eventKinds(want))
+	}
+	for i, e := range want {
+		g := got[i]
+		wantEv := &livekit.WebhookEvent{Event: string(e.Kind), Room: e.Room, Participant: e.Participant, Track: e.Track, Id: e.ID, CreatedAt: e.Time.Unix()}
+		if e.Kind == events.RoomFinished {
+			wantEv.RoomEndReason = webhook.RoomEndReason(e.Reason)
+		}
+		if !proto.Equal(g.Event, wantEv) {
+			t.Errorf("%s #%d: got %v\nwant %v", who, i, g.Event, wantEv)
+		}
+		switch {
+		case !ext && g.Ext != nil:
+			t.Errorf("%s #%d (%s): carries Usher's extension: %s", who, i, e.Kind, g.Body)
+		case ext && g.Ext == nil:
+			t.Errorf("%s #%d (%s): no extension: %s", who, i, e.Kind, g.Body)
+		case ext:
+			x := g.Ext
+			until := int64(0)
+			if !e.Until.IsZero() {
+				until = e.Until.Unix()
+			}
+			if x.Actor != e.Actor || x.Reason != e.Reason || x.Destination != e.Destination || !x.Time.Equal(e.Time) ||
+				fmt.Sprint(x.Changes) != fmt.Sprint(e.Changes) || x.Until != until || x.Topic != e.Topic {
+				t.Errorf("%s #%d (%s): extension %+v, event %+v", who, i, e.Kind, x, e)
+			}
+		}
+	}
+}
+
+func receivedKinds(got []ReceivedWebhook) []string {
+	out := make([]string, len(got))
+	for i, g := range got {
+		out[i] = g.Event.GetEvent()
+	}
+	return out
+}
+
+func eventKinds(evs []*events.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = string(e.Kind)
+	}
+	return out
+}
+
+// LiveKitEvents returns the events of evs that LiveKit's webhooks have.
+func LiveKitEvents(evs []*events.Event) []*events.Event {
+	var out []*events.Event
+	for _, e := range evs {
+		if !e.Kind.Moderation() {
+			out = append(out, e)
+		}
+	}
+	return out
 }

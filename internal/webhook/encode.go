@@ -41,6 +41,10 @@ type Extension struct {
 	Until int64 `json:"until,omitempty"`
 	// Tracks lists the track SIDs of a subscription change.
 	Tracks []string `json:"tracks,omitempty"`
+	// Topic and Identities are the topic and destinations (none: everyone) of data
+	// sent by the server (data_sent).
+	Topic      string   `json:"topic,omitempty"`
+	Identities []string `json:"identities,omitempty"`
 }
 
 var errEncoding = errors.New("webhook body: the protobuf encoding is not a JSON object")
@@ -58,9 +62,7 @@ func Encode(e *events.Event, extension bool) ([]byte, error) {
 		CreatedAt:   e.Time.Unix(),
 	}
 	if e.Kind == events.RoomFinished {
-		if r, ok := livekit.RoomEndReason_value[e.Reason]; ok {
-			we.RoomEndReason = livekit.RoomEndReason(r)
-		}
+		we.RoomEndReason = RoomEndReason(e.Reason)
 	}
 	body, err := protojson.Marshal(we)
 	if err != nil {
@@ -76,6 +78,8 @@ func Encode(e *events.Event, extension bool) ([]byte, error) {
 		Changes:     e.Changes,
 		Destination: e.Destination,
 		Tracks:      e.Tracks,
+		Topic:       e.Topic,
+		Identities:  e.Identities,
 	}
 	if !e.Until.IsZero() {
 		ext.Until = e.Until.Unix()
@@ -96,6 +100,23 @@ func Encode(e *events.Event, extension bool) ([]byte, error) {
 	out = append(out, `"`+ExtensionKey+`":`...)
 	out = append(out, extJSON...)
 	return append(out, '}'), nil
+}
+
+// RoomEndReason maps the reason of a room_finished event (the disconnect reason its
+// participants were given) to LiveKit's room end reason.
+func RoomEndReason(reason string) livekit.RoomEndReason {
+	switch reason {
+	case livekit.DisconnectReason_ROOM_DELETED.String():
+		return livekit.RoomEndReason_ROOM_END_API_DELETE
+	case livekit.DisconnectReason_ROOM_CLOSED.String():
+		return livekit.RoomEndReason_ROOM_END_IDLE_TIMEOUT
+	case livekit.DisconnectReason_SERVER_SHUTDOWN.String():
+		return livekit.RoomEndReason_ROOM_END_SERVER_SHUTDOWN
+	}
+	if r, ok := livekit.RoomEndReason_value[reason]; ok {
+		return livekit.RoomEndReason(r)
+	}
+	return livekit.RoomEndReason_ROOM_END_UNKNOWN
 }
 
 // Sign returns the Authorization header LiveKit sends with body: a token of apiKey,

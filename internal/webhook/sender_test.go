@@ -83,48 +83,6 @@ func script(room string) []*events.Event {
 	}
 }
 
-func liveKitOnly(evs []*events.Event) []*events.Event {
-	var out []*events.Event
-	for _, e := range evs {
-		if !e.Kind.Moderation() {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// checkSame fails unless got carries exactly want, in order, as LiveKit encodes them;
-// withExt says whether Usher's extension must be there (and right) or absent.
-func checkSame(t *testing.T, who string, got []testutil.ReceivedWebhook, want []*events.Event, withExt bool) {
-	t.Helper()
-	if len(got) != len(want) {
-		kinds := make([]string, len(got))
-		for i, g := range got {
-			kinds[i] = g.Event.GetEvent()
-		}
-		t.Fatalf("%s: %d webhooks %v, want %d", who, len(got), kinds, len(want))
-	}
-	for i, e := range want {
-		g := got[i]
-		wantEv := &livekit.WebhookEvent{Event: string(e.Kind), Room: e.Room, Participant: e.Participant, Track: e.Track, Id: e.ID, CreatedAt: e.Time.Unix()}
-		if !proto.Equal(g.Event, wantEv) {
-			t.Errorf("%s #%d: got %v\nwant %v", who, i, g.Event, wantEv)
-		}
-		switch {
-		case !withExt && g.Ext != nil:
-			t.Errorf("%s #%d (%s): carries Usher's extension: %s", who, i, e.Kind, g.Body)
-		case withExt && g.Ext == nil:
-			t.Errorf("%s #%d (%s): no extension: %s", who, i, e.Kind, g.Body)
-		case withExt:
-			x := g.Ext
-			if x.Actor != e.Actor || x.Reason != e.Reason || x.Destination != e.Destination || !x.Time.Equal(e.Time) ||
-				fmt.Sprint(x.Changes) != fmt.Sprint(e.Changes) || (x.Until != 0) != !e.Until.IsZero() || (x.Until != 0 && x.Until != e.Until.Unix()) {
-				t.Errorf("%s #%d (%s): extension %+v, event %+v", who, i, e.Kind, x, e)
-			}
-		}
-	}
-}
-
 func TestEveryEventInOrderWithTheActorOnlyWhereAsked(t *testing.T) {
 	plain := testutil.NewWebhookReceiver(t)
 	mod := testutil.NewWebhookReceiver(t)
@@ -135,8 +93,8 @@ func TestEveryEventInOrderWithTheActorOnlyWhereAsked(t *testing.T) {
 	for _, e := range evs {
 		bus.Publish(e)
 	}
-	checkSame(t, "LiveKit URL", plain.WaitAccepted(wait, len(liveKitOnly(evs))), liveKitOnly(evs), false)
-	checkSame(t, "moderation URL", mod.WaitAccepted(wait, len(evs)), evs, true)
+	testutil.CheckWebhooks(t, "LiveKit URL", plain.WaitAccepted(wait, len(testutil.LiveKitEvents(evs))), testutil.LiveKitEvents(evs), false)
+	testutil.CheckWebhooks(t, "moderation URL", mod.WaitAccepted(wait, len(evs)), evs, true)
 	for _, r := range []*testutil.WebhookReceiver{plain, mod} {
 		if bad := r.Invalid(); len(bad) > 0 {
 			t.Errorf("requests the SDK refused: %v", bad)
@@ -145,10 +103,10 @@ func TestEveryEventInOrderWithTheActorOnlyWhereAsked(t *testing.T) {
 	// The receiver records a request before the sender reads the answer.
 	testutil.Eventually(t, wait, func() bool {
 		st := s.Status()
-		return st.URLs[0].Delivered == uint64(len(liveKitOnly(evs))) && st.URLs[1].Delivered == uint64(len(evs))
+		return st.URLs[0].Delivered == uint64(len(testutil.LiveKitEvents(evs))) && st.URLs[1].Delivered == uint64(len(evs))
 	}, "deliveries counted")
 	st := s.Status()
-	if len(st.URLs) != 2 || st.URLs[0].Delivered != uint64(len(liveKitOnly(evs))) || st.URLs[1].Delivered != uint64(len(evs)) ||
+	if len(st.URLs) != 2 || st.URLs[0].Delivered != uint64(len(testutil.LiveKitEvents(evs))) || st.URLs[1].Delivered != uint64(len(evs)) ||
 		st.URLs[0].Moderation || !st.URLs[1].Moderation || st.URLs[0].LastSuccessAt == nil || st.URLs[0].Dropped != 0 {
 		t.Errorf("status %+v", st)
 	}
@@ -169,7 +127,7 @@ func TestFilterParams(t *testing.T) {
 			want = append(want, e)
 		}
 	}
-	checkSame(t, "filtered URL", rcv.WaitAccepted(wait, len(want)), want, true)
+	testutil.CheckWebhooks(t, "filtered URL", rcv.WaitAccepted(wait, len(want)), want, true)
 }
 
 // A receiver that answers 503, then stops listening while the server restarts, then
@@ -216,7 +174,7 @@ func TestOutageAndRestartLoseNothing(t *testing.T) {
 	rcv.SetStatus(http.StatusOK)
 	rcv.Up()
 	got := rcv.WaitAccepted(wait, len(published))
-	checkSame(t, "receiver after the outage", got, published, true)
+	testutil.CheckWebhooks(t, "receiver after the outage", got, published, true)
 
 	// Every request of the outage carried an ID of a published event, and the failed
 	// attempts of one event all carry the same ID.
@@ -240,14 +198,14 @@ func TestRejectedEventIsDroppedAndTheNextGoesOn(t *testing.T) {
 	rcv.SetStatus(http.StatusBadRequest)
 	bus := events.NewBus()
 	s := startSender(t, openStore(t, t.TempDir()), bus, []webhook.Endpoint{{URL: rcv.URL}})
-	evs := liveKitOnly(script("r"))
+	evs := testutil.LiveKitEvents(script("r"))
 	bus.Publish(evs[0])
 	rcv.WaitFor(wait, "the refused request", func(r *testutil.WebhookReceiver) bool { return len(r.All()) == 1 })
 	testutil.Eventually(t, wait, func() bool { return s.Status().URLs[0].DroppedRejected == 1 }, "a rejected drop")
 	rcv.SetStatus(http.StatusOK)
 	bus.Publish(evs[1])
 	got := rcv.WaitAccepted(wait, 1)
-	checkSame(t, "after the refusal", got, evs[1:2], false)
+	testutil.CheckWebhooks(t, "after the refusal", got, evs[1:2], false)
 	if n := len(rcv.All()); n != 2 {
 		t.Errorf("%d requests: the refused event was retried", n)
 	}
@@ -263,7 +221,7 @@ func TestRetriedUntilRetryForThenDropped(t *testing.T) {
 	s := startSender(t, openStore(t, t.TempDir()), bus, []webhook.Endpoint{{URL: rcv.URL}}, func(o *webhook.Options) {
 		o.RetryFor = 300 * time.Millisecond
 	})
-	evs := liveKitOnly(script("r"))
+	evs := testutil.LiveKitEvents(script("r"))
 	bus.Publish(evs[0])
 	testutil.Eventually(t, wait, func() bool { return s.Status().URLs[0].DroppedExpired == 1 }, "an expired drop")
 	if n := len(rcv.All()); n < 3 {
@@ -271,7 +229,7 @@ func TestRetriedUntilRetryForThenDropped(t *testing.T) {
 	}
 	rcv.SetStatus(http.StatusOK)
 	bus.Publish(evs[1])
-	checkSame(t, "after the expiry", rcv.WaitAccepted(wait, 1), evs[1:2], false)
+	testutil.CheckWebhooks(t, "after the expiry", rcv.WaitAccepted(wait, 1), evs[1:2], false)
 }
 
 // A receiver that holds every request delays neither the other URL nor Publish, and
@@ -286,7 +244,7 @@ func TestStuckReceiverDelaysOnlyItself(t *testing.T) {
 	})
 	var evs []*events.Event
 	for i := 0; i < 5; i++ {
-		evs = append(evs, liveKitOnly(script(fmt.Sprintf("r%d", i)))...)
+		evs = append(evs, testutil.LiveKitEvents(script(fmt.Sprintf("r%d", i)))...)
 	}
 	// One at a time, each delivered to the healthy URL before the next (max_pending
 	// bounds each URL's backlog, the healthy one's too).
@@ -294,7 +252,7 @@ func TestStuckReceiverDelaysOnlyItself(t *testing.T) {
 		bus.Publish(e)
 		fine.WaitAccepted(wait, i+1)
 	}
-	checkSame(t, "the healthy URL", fine.Accepted(), evs, false)
+	testutil.CheckWebhooks(t, "the healthy URL", fine.Accepted(), evs, false)
 	if n := stuck.Held(); n != 1 {
 		t.Errorf("the stuck receiver holds %d requests, want 1 (one at a time, in order)", n)
 	}
@@ -304,7 +262,7 @@ func TestStuckReceiverDelaysOnlyItself(t *testing.T) {
 		t.Errorf("stuck URL: %+v", st)
 	}
 	stuck.Release()
-	checkSame(t, "the stuck URL once released", stuck.WaitAccepted(wait, 5), evs[:5], false)
+	testutil.CheckWebhooks(t, "the stuck URL once released", stuck.WaitAccepted(wait, 5), evs[:5], false)
 }
 
 // Stop returns within its context even while a receiver holds a request, and the
@@ -317,7 +275,7 @@ func TestStopDoesNotWaitForAStuckReceiver(t *testing.T) {
 	bus := events.NewBus()
 	eps := []webhook.Endpoint{{URL: rcv.URL}}
 	s := startSender(t, st, bus, eps)
-	e := liveKitOnly(script("r"))[0]
+	e := testutil.LiveKitEvents(script("r"))[0]
 	bus.Publish(e)
 	rcv.WaitFor(wait, "a held request", func(r *testutil.WebhookReceiver) bool { return r.Held() == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -335,7 +293,7 @@ func TestStopDoesNotWaitForAStuckReceiver(t *testing.T) {
 	}
 	st2 := openStore(t, dir)
 	startSender(t, st2, events.NewBus(), eps)
-	checkSame(t, "after the restart", rcv.WaitAccepted(wait, 1), []*events.Event{e}, false)
+	testutil.CheckWebhooks(t, "after the restart", rcv.WaitAccepted(wait, 1), []*events.Event{e}, false)
 }
 
 // Every published event is either written to the outbox or counted as a queue drop.
@@ -362,7 +320,7 @@ func TestEntriesOfAnUnconfiguredURLAreDropped(t *testing.T) {
 	st := openStore(t, dir)
 	bus := events.NewBus()
 	s := startSender(t, st, bus, []webhook.Endpoint{{URL: old.URL}})
-	bus.Publish(liveKitOnly(script("r"))[0])
+	bus.Publish(testutil.LiveKitEvents(script("r"))[0])
 	testutil.Eventually(t, wait, func() bool { return s.Written() == 1 }, "event written")
 	s.Stop(context.Background())
 

@@ -227,6 +227,7 @@ func (s *Sender) Stop(ctx context.Context) {
 			w.cancel()
 			<-w.done
 		}
+		s.client.CloseIdleConnections()
 	})
 }
 
