@@ -290,6 +290,20 @@ func eventKinds(evs []*events.Event) []string {
 	return out
 }
 
+// Distinct returns got without the repetitions of an event ID (redeliveries), in the
+// order of first arrival.
+func Distinct(got []ReceivedWebhook) []ReceivedWebhook {
+	seen := map[string]bool{}
+	var out []ReceivedWebhook
+	for _, g := range got {
+		if id := g.Event.GetId(); !seen[id] {
+			seen[id] = true
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 // LiveKitEvents returns the events of evs that LiveKit's webhooks have.
 func LiveKitEvents(evs []*events.Event) []*events.Event {
 	var out []*events.Event

@@ -293,7 +293,9 @@ func TestStopDoesNotWaitForAStuckReceiver(t *testing.T) {
 	}
 	st2 := openStore(t, dir)
 	startSender(t, st2, events.NewBus(), eps)
-	testutil.CheckWebhooks(t, "after the restart", rcv.WaitAccepted(wait, 1), []*events.Event{e}, false)
+	// The held request may still have been accepted, after the sender gave up on it:
+	// then the event came twice, with the same ID.
+	testutil.CheckWebhooks(t, "after the restart", testutil.Distinct(rcv.WaitAccepted(wait, 1)), []*events.Event{e}, false)
 }
 
 // Every published event is either written to the outbox or counted as a queue drop.

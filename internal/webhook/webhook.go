@@ -82,12 +82,16 @@ const (
 	DefaultMaxPending       = 100000
 )
 
-// Bounds of one pass of the writer and of the workers, and of the wait for healthy
-// receivers to take what is pending when the sender stops.
+// Bounds of one pass of the writer and of the workers, how long each waits to share
+// a disk sync with what comes next (the writer for more events, a worker before
+// deleting delivered entries), and the wait for healthy receivers to take what is
+// pending when the sender stops.
 const (
-	writeBatch = 1024
-	readBatch  = 64
-	drainGrace = 5 * time.Second
+	writeBatch   = 1024
+	readBatch    = 64
+	writeLinger  = 5 * time.Millisecond
+	deleteLinger = 100 * time.Millisecond
+	drainGrace   = 5 * time.Second
 	// maxResponseHeader bounds a receiver's response headers; only the status is used.
 	maxResponseHeader = 64 << 10
 )
@@ -244,10 +248,12 @@ func (s *Sender) wants(ep Endpoint, k events.Kind) bool {
 func (s *Sender) writer() {
 	defer close(s.writerDone)
 	batch := make([]*events.Event, 0, writeBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		select {
 		case e := <-s.sub.C():
-			batch = s.fill(append(batch[:0], e))
+			batch = s.gather(s.fill(append(batch[:0], e)), linger)
 			s.write(batch)
 		case <-s.stopWriter:
 			for {
@@ -259,6 +265,28 @@ func (s *Sender) writer() {
 			}
 		}
 	}
+}
+
+// gather waits up to writeLinger for more events after the first, so that the events
+// of a burst share one synced transaction (each commit costs a disk sync; meanwhile
+// the events wait in memory, as they do in the bus queue).
+func (s *Sender) gather(batch []*events.Event, t *time.Timer) []*events.Event {
+	if len(batch) >= writeBatch {
+		return batch
+	}
+	t.Reset(writeLinger)
+	defer t.Stop()
+	for len(batch) < writeBatch {
+		select {
+		case e := <-s.sub.C():
+			batch = append(batch, e)
+		case <-t.C:
+			return batch
+		case <-s.stopWriter:
+			return batch
+		}
+	}
+	return batch
 }
 
 // fill adds what the subscription holds to batch, up to writeBatch events.

@@ -108,14 +108,25 @@ func (w *worker) run() {
 			continue
 		}
 		if len(entries) == 0 {
+			// Delivered entries are deleted once the stream is idle for a moment, or
+			// readBatch at a time: a steady trickle of events does not cost a disk
+			// sync each (a crash before the deletion sends them again, same IDs).
+			var idle <-chan time.Time
+			if len(w.toDelete) > 0 {
+				idle = time.After(deleteLinger)
+			}
 			select {
+			case <-idle:
+				w.flush()
 			case <-w.wake:
-				continue
 			case <-w.drain:
+				w.flush()
 				return
 			case <-w.ctx.Done():
+				w.flush()
 				return
 			}
+			continue
 		}
 		for i := range entries {
 			if !w.deliver(&entries[i]) {
@@ -124,7 +135,9 @@ func (w *worker) run() {
 			}
 			after = entries[i].Seq
 		}
-		w.flush()
+		if len(w.toDelete) >= readBatch {
+			w.flush()
+		}
 	}
 }
 
