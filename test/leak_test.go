@@ -20,7 +20,8 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	func() {
 		// A sub-test owns the server so its cleanup runs before the check.
 		t.Run("session", func(t *testing.T) {
-			srv := testutil.StartServer(t)
+			hooks := testutil.NewWebhookReceiver(t)
+			srv := testutil.StartServer(t, withWebhooks([]string{hooks.URL}, []string{hooks.URL + "?moderation"}))
 			a := srv.Join(t, "leak", "a")
 			b := srv.Join(t, "leak", "b", singlePC)
 			waitActive(t, srv, "leak", "a", "b")
@@ -45,6 +46,7 @@ func TestNoGoroutineLeaks(t *testing.T) {
 			_ = raw.ws.Close()
 			a.Room.Disconnect()
 			b.Room.Disconnect()
+			hooks.WaitAccepted(10*time.Second, 1)
 			stopServer(t, srv.Server)
 		})
 	}()

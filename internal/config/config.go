@@ -53,6 +53,7 @@ type Config struct {
 	Logging LoggingConfig `yaml:"logging"`
 	Limit   LimitConfig   `yaml:"limit"`
 	Audit   AuditConfig   `yaml:"audit"`
+	Webhook WebhookConfig `yaml:"webhook"`
 }
 
 // AuditConfig configures the durable audit log (Usher only; docs/audit.md).
@@ -75,6 +76,46 @@ type AuthConfig struct {
 	// long, so it is also how long a removal is remembered.
 	MaxTokenLifetime time.Duration `yaml:"max_token_lifetime"`
 }
+
+// WebhookConfig configures the webhooks, as livekit-server reads them (urls, api_key,
+// filter_params), with Usher's durable delivery and moderation events on top.
+type WebhookConfig struct {
+	// URLs receive LiveKit's webhook events, exactly as livekit-server sends them.
+	URLs []string `yaml:"urls"`
+	// ModerationURLs receive LiveKit's events and Usher's moderation events
+	// (participant_updated, participant_removed, track_muted …), every event carrying
+	// its actor (Usher only).
+	ModerationURLs []string `yaml:"moderation_urls"`
+	// APIKey is the key whose secret signs every webhook (default: the only
+	// configured key).
+	APIKey string `yaml:"api_key"`
+	// FilterParams limits which events are sent, by name, as livekit-server's.
+	FilterParams WebhookFilter `yaml:"filter_params"`
+	// RetryFor is how long an event is retried before it is dropped (Usher only).
+	RetryFor time.Duration `yaml:"retry_for"`
+	// RetryMinInterval and RetryMaxInterval bound the exponential backoff between
+	// two attempts of one event (Usher only).
+	RetryMinInterval time.Duration `yaml:"retry_min_interval"`
+	RetryMaxInterval time.Duration `yaml:"retry_max_interval"`
+	// RequestTimeout bounds one delivery attempt (Usher only).
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// QueueSize bounds the events waiting, in memory, to be written to the outbox;
+	// events that do not fit are dropped and counted (Usher only).
+	QueueSize int `yaml:"queue_size"`
+	// MaxPending bounds the events waiting in the outbox for one URL; newer events for
+	// a URL that far behind are dropped and counted (Usher only).
+	MaxPending int `yaml:"max_pending"`
+}
+
+// WebhookFilter selects events by name: IncludeEvents, when set, lists the only events
+// sent; otherwise ExcludeEvents lists events not sent.
+type WebhookFilter struct {
+	IncludeEvents []string `yaml:"include_events"`
+	ExcludeEvents []string `yaml:"exclude_events"`
+}
+
+// Enabled reports whether any webhook URL is configured.
+func (w *WebhookConfig) Enabled() bool { return len(w.URLs)+len(w.ModerationURLs) > 0 }
 
 // HTTPConfig bounds how long the HTTP server waits for clients (Usher only). The /rtc
 // WebSocket is exempt once upgraded: it has its own ping timeout.
@@ -260,6 +301,14 @@ func Default() *Config {
 		},
 		Logging: LoggingConfig{Level: "info"},
 		Audit:   AuditConfig{Enabled: true, Retention: 90 * 24 * time.Hour, QueueSize: 8192},
+		Webhook: WebhookConfig{
+			RetryFor:         24 * time.Hour,
+			RetryMinInterval: time.Second,
+			RetryMaxInterval: 5 * time.Minute,
+			RequestTimeout:   10 * time.Second,
+			QueueSize:        10000,
+			MaxPending:       100000,
+		},
 		Limit: LimitConfig{
 			MaxMetadataSize:              64000,
 			MaxAttributesSize:            64000,
@@ -419,6 +468,7 @@ func (c *Config) Validate() error {
 				k, len(secret), MinSecretLength)
 		}
 	}
+	c.validateWebhook(add)
 
 	if len(problems) > 0 {
 		return fmt.Errorf("%w:\n  - %s", ErrInvalid, strings.Join(problems, "\n  - "))

@@ -37,7 +37,8 @@ func short(s string) string {
 // path covers everything below it.
 var livekitOnly = map[string]bool{
 	"prometheus_port": true, "prometheus": true, "redis": true, "audio": true, "video": true,
-	"turn": true, "ingress": true, "webhook": true, "signal_relay": true, "psrpc": true,
+	"turn": true, "ingress": true, "webhook.url_notifier": true, "webhook.resource_url_notifier": true,
+	"signal_relay": true, "psrpc": true,
 	"region": true, "node_selector": true, "key_file_watch": true, "debug": true,
 	"node_stats_config": true, "agents": true, "egress": true, "sip": true, "metric": true,
 	"rtc.turn_servers": true, "rtc.use_ice_lite": true,

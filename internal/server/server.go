@@ -30,6 +30,7 @@ import (
 	"github.com/usher-rtc/usher/internal/signal"
 	"github.com/usher-rtc/usher/internal/store"
 	"github.com/usher-rtc/usher/internal/version"
+	"github.com/usher-rtc/usher/internal/webhook"
 )
 
 // Server is one running Usher.
@@ -47,6 +48,7 @@ type Server struct {
 	// and the other consumers.
 	events    *events.Bus
 	audit     *audit.Log
+	webhooks  *webhook.Sender // nil without webhook URLs
 	stopSweep chan struct{}
 	sweepDone chan struct{}
 	stopOnce  sync.Once
@@ -215,6 +217,12 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		MaxBodySize: cfg.Limit.MaxRequestBodySize,
 		Logger:      log.With("component", "twirp"),
 	}))
+	mux.Handle("/twirp/"+twirpapi.WebhooksService+"/", twirpapi.NewJSONHandler(twirpapi.WebhooksService,
+		twirpapi.WebhooksMethods(func() webhook.Status { return s.webhooks.Status() }), twirpapi.HandlerOptions{
+			Verifier:    s.verifier,
+			MaxBodySize: cfg.Limit.MaxRequestBodySize,
+			Logger:      log.With("component", "twirp"),
+		}))
 	mux.HandleFunc("/twirp/", func(w http.ResponseWriter, r *http.Request) {
 		svc := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/twirp/"), "/", 2)[0]
 		apierr.WriteTwirp(w, fmt.Errorf("%w: service %q is not provided by Usher", apierr.ErrBadRoute, svc))
@@ -228,6 +236,11 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	if s.webhooks, err = startWebhooks(cfg, st, bus, log); err != nil {
+		engine.Close()
+		_ = st.Close()
+		return nil, err
 	}
 	s.audit.Start()
 	return s, nil
@@ -310,6 +323,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = serr
 	}
 	s.engine.Close()
+	// The rooms' last events (room_finished …) are queued by now: into the outbox with
+	// them, before the store closes.
+	s.webhooks.Stop(ctx)
 	s.stopOnce.Do(func() {
 		close(s.stopSweep)
 		if s.started {

@@ -373,14 +373,21 @@ func joinPath(path string, name protoreflect.Name) string {
 	return path + "." + string(name)
 }
 
-// checkMessage checks every populated field of m, recursively. path names m in errors.
+// checkMessage checks every populated field of m, recursively, in declaration order
+// (Range's order is unspecified and changes with the binary, and the first field over
+// its limit is the one the error names). path names m in errors.
 func (b *Bounds) checkMessage(m protoreflect.Message, path string) error {
-	var err error
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		err = b.checkField(fd, v, path)
-		return err == nil
-	})
-	return err
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if !m.Has(fd) {
+			continue
+		}
+		if err := b.checkField(fd, m.Get(fd), path); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *Bounds) checkField(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string) error {
