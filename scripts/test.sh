@@ -75,6 +75,7 @@ FUZZ_TARGETS=(
   "./internal/api/twirp FuzzTwirp"
   "./internal/api/twirp FuzzTwirpToken"
   "./internal/api/twirp FuzzModeration"
+  "./internal/host FuzzHandle"
   "./internal/api/twirp FuzzWebhooksService"
   "./internal/config FuzzMerge"
   "./internal/api/rest FuzzRESTDecode"

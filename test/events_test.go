@@ -50,6 +50,16 @@ func (w *roomEvents) next(t *testing.T, kind events.Kind) *events.Event {
 	}
 }
 
+// find skips the room's events until one of kind.
+func (w *roomEvents) find(t *testing.T, kind events.Kind) *events.Event {
+	t.Helper()
+	for {
+		if e := w.next(t, kind); e.Kind == kind {
+			return e
+		}
+	}
+}
+
 // expect reads the room's next event and checks its kind and actor.
 func (w *roomEvents) expect(t *testing.T, kind events.Kind, actor events.ActorKind) *events.Event {
 	t.Helper()

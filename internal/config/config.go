@@ -54,6 +54,8 @@ type Config struct {
 	Limit   LimitConfig   `yaml:"limit"`
 	Audit   AuditConfig   `yaml:"audit"`
 	Webhook WebhookConfig `yaml:"webhook"`
+	// Presets are named permission sets for participants (docs/host-controls.md).
+	Presets map[string]PresetConfig `yaml:"presets"`
 }
 
 // AuditConfig configures the durable audit log (Usher only; docs/audit.md).
@@ -369,6 +371,7 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		add("data_dir: must name a directory for durable state (default \"usher-data\")")
 	}
+	validatePresets(c.Presets, add)
 	if c.RTC.UseExternalIP && len(c.RTC.STUNServers) == 0 {
 		add("rtc.use_external_ip needs at least one rtc.stun_servers entry")
 	}

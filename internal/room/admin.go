@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/usher-rtc/usher/internal/auth"
+	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/events"
 )
 
@@ -166,9 +167,36 @@ func (p *Participant) UpdateSelf(u Update) error {
 // applyUpdateLocked validates and applies u to p. When the permission changed it
 // returns the tokens to revoke (not nil, possibly empty); otherwise nil.
 func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (*livekit.ParticipantInfo, []auth.TokenRef, error) {
+	var preset *config.PresetConfig
+	for k, v := range u.Attributes {
+		switch {
+		case !IsReservedAttribute(k):
+		case actor.Kind == events.ActorParticipant:
+			return nil, nil, fmt.Errorf("%w: attribute %q is reserved: a client cannot set it", ErrPermissionDenied, k)
+		case k != AttrPreset:
+			return nil, nil, fmt.Errorf("%w: attribute %q is set by the server only (an admin may set %s)", ErrInvalidArgument, k, AttrPreset)
+		case v != "":
+			pc, ok := r.mgr.opts.Presets[v]
+			if !ok {
+				return nil, nil, fmt.Errorf("%w: preset %q is not defined on this server", ErrInvalidArgument, v)
+			}
+			preset = &pc
+		}
+	}
 	attrs, err := r.mgr.validateUpdate(u, p.attributes)
 	if err != nil {
 		return nil, nil, err
+	}
+	if name, ok := u.Attributes[AttrPreset]; ok && name != p.preset {
+		// An admin gives p another preset (or none): its host controls now, and its
+		// media permissions as a permission change.
+		p.preset, p.host = name, config.HostControls{}
+		delete(attrs, AttrPermissions)
+		if preset != nil {
+			p.host = preset.Host
+			attrs[AttrPermissions] = hostControlsText(preset.Host)
+			u.Permission = presetPermission(*preset, p.permission)
+		}
 	}
 	before := p.infoLocked()
 	changed := false

@@ -2,6 +2,7 @@ package room
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 
 	"github.com/livekit/protocol/livekit"
@@ -23,6 +24,9 @@ func (r *Room) Reserve(jp JoinParams) (*Participant, error) {
 	defer r.unlock()
 	p := newParticipant(r, jp)
 	if err := r.checkTenantLocked(p); err != nil {
+		return nil, err
+	}
+	if err := r.applyPresetLocked(p); err != nil {
 		return nil, err
 	}
 	if err := r.admitLocked(p.identity, p.token); err != nil {
@@ -242,6 +246,12 @@ func (r *Room) removeLocked(p *Participant, reason livekit.DisconnectReason, act
 // detachLocked takes p out of this room's maps and tells those who could see p that
 // they left with reason, without ending p itself (a move continues elsewhere).
 func (r *Room) detachLocked(p *Participant, reason livekit.DisconnectReason) {
+	if r.pinned == p.identity && r.participants[p.identity] == p {
+		// The pin ends when the pinned participant leaves (or moves on).
+		r.pinned = ""
+		p.attributes = maps.Clone(p.attributes)
+		delete(p.attributes, AttrPinned)
+	}
 	delete(r.participants, p.identity)
 	delete(r.bySID, p.sid)
 	r.dropSubscriptionsLocked(p)

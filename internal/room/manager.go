@@ -28,6 +28,8 @@ type Options struct {
 	Revoker Revoker
 	// Bans keeps banned identities out and stores new bans; nil bans nobody.
 	Bans BanList
+	// Presets are the named permission sets participants may hold.
+	Presets map[string]config.PresetConfig
 	// Events receives every change of every room, with its actor; nil publishes
 	// nothing.
 	Events *events.Bus
@@ -130,6 +132,9 @@ func (m *Manager) CheckJoin(name string, autoCreate bool, jp JoinParams) error {
 	if err := r.checkTenantLocked(p); err != nil {
 		return err
 	}
+	if err := r.applyPresetLocked(p); err != nil {
+		return err
+	}
 	if err := r.admitLocked(p.identity, p.token); err != nil {
 		return err
 	}
@@ -152,6 +157,14 @@ func (m *Manager) CheckBanned(name string, jp JoinParams) error {
 
 // validateParticipant checks what a joining participant brings against the limits.
 func (m *Manager) validateParticipant(jp JoinParams) error {
+	if jp.Identity == ServerIdentity {
+		return fmt.Errorf("%w: identity %q is reserved for the server's host controls", ErrInvalidArgument, ServerIdentity)
+	}
+	if name, ok := jp.Attributes[AttrPreset]; ok {
+		if _, known := m.opts.Presets[name]; !known {
+			return fmt.Errorf("%w: preset %q is not defined on this server", ErrPermissionDenied, name)
+		}
+	}
 	return ValidateParticipantFields(m.opts.Limits, jp.Identity, jp.Name, jp.Metadata, jp.Attributes)
 }
 
@@ -304,6 +317,23 @@ func (m *Manager) expire(r *Room, gen uint64) {
 		delete(m.rooms, r.name)
 	}
 	m.log.Info("room closed after timeout", "room", r.name, "sid", r.sid)
+}
+
+// endRoom closes r as DeleteRoom does, for actor (a host ending the session).
+func (m *Manager) endRoom(r *Room, actor events.Actor) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r.mu.Lock()
+	defer r.unlock()
+	if r.closed {
+		return fmt.Errorf("%w: %q", ErrRoomClosed, r.name)
+	}
+	r.closeLocked(livekit.DisconnectReason_ROOM_DELETED, actor)
+	if m.rooms[r.name] == r {
+		delete(m.rooms, r.name)
+	}
+	m.log.Info("session ended by a host", "room", r.name, "sid", r.sid, "host", actor.Identity)
+	return nil
 }
 
 // Close closes every room; the manager accepts no new rooms afterwards.

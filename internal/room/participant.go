@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/usher-rtc/usher/internal/auth"
+	"github.com/usher-rtc/usher/internal/config"
 )
 
 // Sink is how the room reaches a participant's connection. Every method must return
@@ -114,6 +115,11 @@ type Participant struct {
 	// activated is false while the participant is only reserved (connection upgrading).
 	activated bool
 	left      bool
+	// preset names the participant's preset ("" for none); host holds its host
+	// controls. audioLocked and videoLocked are hard mutes by a host.
+	preset                   string
+	host                     config.HostControls
+	audioLocked, videoLocked bool
 	// everActive is set once the media connection came up (participant_left rather
 	// than participant_connection_aborted when they go).
 	everActive bool

@@ -65,6 +65,8 @@ type Room struct {
 
 	// deferred holds work to run once the lock is released (it touches other rooms).
 	deferred []func()
+	// pinned is the identity of the participant pinned for the session, or "".
+	pinned string
 	// nonces remembers recent SendData nonces, to drop retried packets.
 	nonces nonceRing
 }

@@ -301,6 +301,11 @@ func (p *Participant) SyncSending(sending []SendingTrack) {
 		if len(ti.Codecs) > 0 {
 			ti.Codecs[0].Mid = s.Mid
 		}
+		if p.lockedKind(ti) && !ti.Muted {
+			// Published while a host keeps this kind muted: muted from the start.
+			ti.Muted = true
+			p.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Mute{Mute: &livekit.MuteTrackRequest{Sid: ti.Sid, Muted: true}}})
+		}
 		src := p.media[s.CID]
 		if src != nil {
 			r.muteSourceLocked(src, ti.Muted)
@@ -335,6 +340,13 @@ func (p *Participant) SetTrackMuted(trackSID string, muted bool) error {
 	defer r.unlock()
 	if p.left {
 		return fmt.Errorf("%w: %q", ErrParticipantNotFound, p.identity)
+	}
+	if !muted {
+		if ti := p.trackInfoLocked(trackSID); ti != nil && p.lockedKind(ti) {
+			// The client unmuted itself locally: tell it again that the track is muted.
+			p.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Mute{Mute: &livekit.MuteTrackRequest{Sid: trackSID, Muted: true}}})
+			return fmt.Errorf("%w: %q may not unmute %s until a host allows it", ErrHardMuted, p.identity, trackSID)
+		}
 	}
 	_, err := r.setTrackMutedLocked(p, trackSID, muted, p.selfActor(r))
 	return err
@@ -410,6 +422,21 @@ func (r *Room) trackOwnerLocked(sid string) *Participant {
 			if t.info.Sid == sid {
 				return p
 			}
+		}
+	}
+	return nil
+}
+
+// trackInfoLocked returns p's track (published or announced) with sid, or nil.
+func (p *Participant) trackInfoLocked(sid string) *livekit.TrackInfo {
+	for _, t := range p.tracks {
+		if t.info.Sid == sid {
+			return t.info
+		}
+	}
+	for _, ti := range p.pending {
+		if ti.Sid == sid {
+			return ti
 		}
 	}
 	return nil

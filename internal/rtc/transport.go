@@ -473,6 +473,15 @@ func (t *Transport) channel(kind livekit.DataPacket_Kind) *webrtc.DataChannel {
 	return t.channels[label]
 }
 
+// DataBuffered returns how many bytes sent on the data channel of kind the peer has
+// not acknowledged yet.
+func (t *Transport) DataBuffered(kind livekit.DataPacket_Kind) uint64 {
+	if dc := t.channel(kind); dc != nil {
+		return dc.BufferedAmount()
+	}
+	return 0
+}
+
 // SendData sends one message on the data channel of kind.
 func (t *Transport) SendData(kind livekit.DataPacket_Kind, data []byte) error {
 	dc := t.channel(kind)

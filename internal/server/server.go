@@ -130,6 +130,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 			Revoker:  revoked,
 			Bans:     bans,
 			Events:   bus,
+			Presets:  cfg.Presets,
 		}),
 	}
 

@@ -2,6 +2,7 @@ package signal
 
 import (
 	"sync"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 
@@ -26,6 +27,9 @@ type dataQueue struct {
 	closed   bool
 	notify   chan struct{}
 	dropped  int
+	// sending counts reliable packets taken from the queue and not yet handed to the
+	// data channel.
+	sending int
 }
 
 func newDataQueue() *dataQueue {
@@ -64,6 +68,22 @@ func (q *dataQueue) push(kind livekit.DataPacket_Kind, data []byte) bool {
 	return ok
 }
 
+// waitSent waits until every reliable packet queued was handed to the data channel
+// and acknowledged by the peer (buffered reports what the channel still holds), the
+// queue closes, or timeout passes.
+func (q *dataQueue) waitSent(timeout time.Duration, buffered func() uint64) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		q.mu.Lock()
+		closed, waiting := q.closed, len(q.reliable)+q.sending
+		q.mu.Unlock()
+		if closed || waiting == 0 && buffered() == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (q *dataQueue) close() {
 	q.mu.Lock()
 	q.closed = true
@@ -83,6 +103,7 @@ func (q *dataQueue) drain(t *rtc.Transport) (closed bool) {
 		var batch [][]byte
 		if kind == livekit.DataPacket_RELIABLE {
 			batch, q.reliable, q.relBytes = q.reliable, nil, 0
+			q.sending = len(batch)
 		} else {
 			batch, q.lossy = q.lossy, nil
 		}
@@ -97,6 +118,11 @@ func (q *dataQueue) drain(t *rtc.Transport) (closed bool) {
 				q.mu.Unlock()
 				break
 			}
+		}
+		if kind == livekit.DataPacket_RELIABLE {
+			q.mu.Lock()
+			q.sending = 0
+			q.mu.Unlock()
 		}
 	}
 	q.mu.Lock()

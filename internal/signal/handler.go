@@ -174,10 +174,16 @@ func (h *Handler) admit(r *http.Request) (*admission, error) {
 // from the query or the join_request that change what the token says need the
 // token's canUpdateOwnMetadata grant. Values equal to the token's change nothing.
 func checkOwnFields(claims *auth.Claims, p *joinParams) error {
+	g := claims.Grants
+	for k, v := range p.attributes {
+		if tv, ok := g.Attributes[k]; room.IsReservedAttribute(k) && (!ok || tv != v) {
+			return fmt.Errorf("%w: attribute %q is reserved: only the server (or the token, for %s) sets it",
+				auth.ErrPermissionDenied, k, room.AttrPreset)
+		}
+	}
 	if claims.Video().GetCanUpdateOwnMetadata() {
 		return nil
 	}
-	g := claims.Grants
 	var changed []string
 	if p.metadata != "" && p.metadata != g.Metadata {
 		changed = append(changed, "metadata")

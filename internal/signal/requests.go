@@ -136,6 +136,10 @@ func (s *Session) handle(req *livekit.SignalRequest) {
 	case *livekit.SignalRequest_Mute:
 		if err := s.p.SetTrackMuted(m.Mute.GetSid(), m.Mute.GetMuted()); err != nil {
 			s.log.Debug("mute ignored", "error", err)
+			if errors.Is(err, room.ErrHardMuted) {
+				rr := refusal(req, livekit.RequestResponse_NOT_ALLOWED, err)
+				s.queue.push(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: rr}})
+			}
 		}
 	case *livekit.SignalRequest_Leave:
 		reason := m.Leave.GetReason()
@@ -270,6 +274,9 @@ func (s *Session) transportHandler(role rtc.Role) rtc.Handler {
 			if err := s.h.bounds.CheckDataPacket(&pkt); err != nil {
 				s.h.dataDropped.Add(1)
 				s.log.Debug("data packet over its bounds dropped", "error", err)
+				return
+			}
+			if s.handleHostRPC(&pkt) {
 				return
 			}
 			if err := s.p.RouteData(kind, &pkt); err != nil {

@@ -1,0 +1,62 @@
+package config
+
+import (
+	"regexp"
+	"slices"
+	"sort"
+)
+
+// PresetConfig is a named set of permissions a participant gets from its token's
+// usher.preset attribute (docs/host-controls.md). Its media permissions replace the
+// token's; a key left out is false (for sources: every source).
+type PresetConfig struct {
+	CanPublish        bool     `yaml:"can_publish"`
+	CanPublishSources []string `yaml:"can_publish_sources"`
+	CanSubscribe      bool     `yaml:"can_subscribe"`
+	CanPublishData    bool     `yaml:"can_publish_data"`
+	CanUpdateMetadata bool     `yaml:"can_update_metadata"`
+	Hidden            bool     `yaml:"hidden"`
+	// Host holds the host controls the preset allows.
+	Host HostControls `yaml:"host"`
+}
+
+// HostControls are the in-session actions a preset allows its holders to take on
+// others (RealtimeKit's host controls, and Usher's own).
+type HostControls struct {
+	DisableParticipantAudio bool `yaml:"disable_participant_audio" json:"disable_participant_audio"`
+	DisableParticipantVideo bool `yaml:"disable_participant_video" json:"disable_participant_video"`
+	PinParticipant          bool `yaml:"pin_participant" json:"pin_participant"`
+	KickParticipant         bool `yaml:"kick_participant" json:"kick_participant"`
+	EndSession              bool `yaml:"end_session" json:"end_session"`
+}
+
+// PresetSources are the track sources a preset may name in can_publish_sources.
+var PresetSources = []string{"camera", "microphone", "screen_share", "screen_share_audio"}
+
+// presetName is what a preset may be called: it travels in an attribute.
+var presetName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// MaxPresets bounds the presets of a configuration.
+const MaxPresets = 256
+
+// validatePresets adds a problem for each invalid preset.
+func validatePresets(presets map[string]PresetConfig, add func(string, ...any)) {
+	if len(presets) > MaxPresets {
+		add("presets: %d presets; at most %d", len(presets), MaxPresets)
+	}
+	names := make([]string, 0, len(presets))
+	for n := range presets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !presetName.MatchString(n) {
+			add("presets: %q is not a preset name (1-64 letters, digits, '_', '.', '-')", n)
+		}
+		for _, s := range presets[n].CanPublishSources {
+			if !slices.Contains(PresetSources, s) {
+				add("presets.%s.can_publish_sources: %q is not one of %v", n, s, PresetSources)
+			}
+		}
+	}
+}

@@ -1,0 +1,230 @@
+package test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	lkauth "github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/usher-rtc/usher/internal/config"
+	"github.com/usher-rtc/usher/internal/events"
+	"github.com/usher-rtc/usher/internal/testutil"
+)
+
+// classPresets are the presets of the host-control tests: a host with every control,
+// and students who publish their camera and microphone.
+func classPresets(c *config.Config) {
+	c.Presets = map[string]config.PresetConfig{
+		"host": {CanPublish: true, CanSubscribe: true, CanPublishData: true, Host: config.HostControls{
+			DisableParticipantAudio: true, DisableParticipantVideo: true, PinParticipant: true, KickParticipant: true,
+		}},
+		"student": {CanPublish: true, CanPublishSources: []string{"microphone", "camera"}, CanSubscribe: true, CanPublishData: true},
+	}
+}
+
+func preset(name string) testutil.JoinOption {
+	return testutil.WithAttributes(map[string]string{"usher.preset": name})
+}
+
+// rpc calls a host control on the server; it returns the decoded response, or the
+// RPC error.
+func rpc(t *testing.T, c *testutil.Client, method, payload string) (map[string]any, *lksdk.RpcError) {
+	t.Helper()
+	res, err := c.Room.LocalParticipant.PerformRpc(lksdk.PerformRpcParams{DestinationIdentity: "usher", Method: method, Payload: payload})
+	if err != nil {
+		var re *lksdk.RpcError
+		if errors.As(err, &re) {
+			return nil, re
+		}
+		t.Fatalf("%s: %v", method, err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal([]byte(*res), &out); err != nil {
+		t.Fatalf("%s answered %q: %v", method, *res, err)
+	}
+	return out, nil
+}
+
+func wantCode(t *testing.T, what string, err *lksdk.RpcError, code int) {
+	t.Helper()
+	if err == nil || int(err.Code) != code {
+		t.Fatalf("%s: error %v; want code %d", what, err, code)
+	}
+}
+
+// A host mutes a student through RPC to "usher": the server mutes the track, everyone
+// sees it, the student's SDK mutes itself; a student has no such power (1201); bad
+// calls get their own codes.
+func TestHostMutesAStudentOverRPC(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(classPresets))
+	w := watchEvents(t, srv, "class")
+	host := srv.Join(t, "class", "teacher", preset("host"))
+	student := srv.Join(t, "class", "student", preset("student"))
+	mp, apub, _ := publishMedia(t, student)
+	defer mp.close()
+	testutil.Eventually(t, 5*time.Second, func() bool { return len(srv.Participant(t, "class", "student").Tracks) == 2 }, "not published")
+
+	// Everyone sees who holds which preset, and each its host controls.
+	hp := srv.Participant(t, "class", "teacher")
+	var perms map[string]bool
+	if err := json.Unmarshal([]byte(hp.Attributes["usher.permissions"]), &perms); err != nil || !perms["disable_participant_audio"] || perms["end_session"] {
+		t.Fatalf("teacher's usher.permissions %q", hp.Attributes["usher.permissions"])
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		rp := student.Room.GetParticipantByIdentity("teacher")
+		return rp != nil && rp.Attributes()["usher.preset"] == "host"
+	}, "the student does not see that the teacher is a host")
+
+	res, rerr := rpc(t, host, "disableAudio", `{"identity":"student"}`)
+	if rerr != nil {
+		t.Fatalf("disableAudio: %v", rerr)
+	}
+	if tr, _ := res["tracks"].([]any); len(tr) != 1 || tr[0] != apub.SID() {
+		t.Fatalf("disableAudio muted %v; want [%s]", res["tracks"], apub.SID())
+	}
+	host.WaitForDetail(t, 5*time.Second, "track_muted", apub.SID())
+	testutil.Eventually(t, 5*time.Second, func() bool { return apub.IsMuted() }, "the student's SDK does not show itself muted")
+	if tr := srv.Participant(t, "class", "student").Tracks; !tr[0].Muted && !tr[1].Muted {
+		t.Fatal("the server did not mute the track")
+	}
+	e := w.find(t, events.TrackMuted)
+	if e.Actor.Identity != "teacher" || e.Track.GetSid() != apub.SID() {
+		t.Fatalf("track_muted by %+v for %s", e.Actor, e.Track.GetSid())
+	}
+
+	// The seed's 1201, and the other refusals.
+	_, rerr = rpc(t, student, "disableAudio", `{"identity":"teacher"}`)
+	wantCode(t, "a student's disableAudio", rerr, 1201)
+	_, rerr = rpc(t, host, "disableAudio", `{"identity":"nobody"}`)
+	wantCode(t, "disableAudio of nobody", rerr, 1202)
+	_, rerr = rpc(t, host, "disableAudio", `{"who":"student"}`)
+	wantCode(t, "disableAudio with a bad payload", rerr, 1203)
+	_, rerr = rpc(t, host, "kick", `{"identity":"teacher"}`)
+	wantCode(t, "kicking oneself", rerr, 1204)
+	_, rerr = rpc(t, host, "explode", `{}`)
+	wantCode(t, "an unknown method", rerr, 1500)
+}
+
+// A hard mute holds: the student cannot unmute itself until a host allows it.
+func TestHardMuteHoldsUntilAHostLiftsIt(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(classPresets))
+	host := srv.Join(t, "class", "teacher", preset("host"))
+	student := srv.Join(t, "class", "student", preset("student"))
+	mp, apub, vpub := publishMedia(t, student)
+	defer mp.close()
+	testutil.Eventually(t, 5*time.Second, func() bool { return len(srv.Participant(t, "class", "student").Tracks) == 2 }, "not published")
+	audioMuted := func() bool {
+		for _, tr := range srv.Participant(t, "class", "student").Tracks {
+			if tr.Sid == apub.SID() {
+				return tr.Muted
+			}
+		}
+		return false
+	}
+
+	res, rerr := rpc(t, host, "disableAllAudio", `{"allowUnmute":false}`)
+	if rerr != nil {
+		t.Fatalf("disableAllAudio: %v", rerr)
+	}
+	if ids, _ := res["identities"].([]any); len(ids) != 2 {
+		t.Fatalf("disableAllAudio reached %v; want the teacher and the student", res["identities"])
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		return audioMuted() && srv.Participant(t, "class", "student").Attributes["usher.audio_locked"] == "true"
+	}, "the student is not hard-muted")
+
+	// The SDK's unmute is refused: the track stays muted on the server and for others,
+	// and the server tells the SDK to show it muted again. (The student's next request,
+	// a mute of its camera, which it may do, shows the refused one was handled.)
+	apub.SetMuted(false)
+	vpub.SetMuted(true)
+	host.WaitForDetail(t, 5*time.Second, "track_muted", vpub.SID())
+	if !audioMuted() {
+		t.Fatal("the student unmuted itself through a hard mute")
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return apub.IsMuted() }, "the student's SDK does not show the hard mute again")
+
+	if _, rerr := rpc(t, host, "enableAudio", `{"identity":"student"}`); rerr != nil {
+		t.Fatalf("enableAudio: %v", rerr)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		_, locked := srv.Participant(t, "class", "student").Attributes["usher.audio_locked"]
+		return !locked
+	}, "the hard mute was not lifted")
+	apub.SetMuted(false)
+	testutil.Eventually(t, 5*time.Second, func() bool { return !audioMuted() }, "the student could not unmute after the host allowed it")
+}
+
+// One participant is pinned at a time; pinning another unpins the first; everyone sees
+// it as the reserved attribute usher.pinned.
+func TestPinIsSessionWideAndSingle(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(classPresets))
+	host := srv.Join(t, "class", "teacher", preset("host"))
+	a := srv.Join(t, "class", "a", preset("student"))
+	srv.Join(t, "class", "b", preset("student"))
+	if _, rerr := rpc(t, host, "pin", `{"identity":"a"}`); rerr != nil {
+		t.Fatalf("pin a: %v", rerr)
+	}
+	a.WaitFor(t, 5*time.Second, "attributes_changed", "a") // a learns it is pinned
+	res, rerr := rpc(t, host, "pin", `{"identity":"b"}`)
+	if rerr != nil || res["unpinned"] != "a" {
+		t.Fatalf("pin b: %v %v; want a unpinned", res, rerr)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		ra, rb := host.Room.GetParticipantByIdentity("a"), host.Room.GetParticipantByIdentity("b")
+		return ra != nil && rb != nil && ra.Attributes()["usher.pinned"] == "" && rb.Attributes()["usher.pinned"] == "true"
+	}, "the host does not see b pinned and a unpinned")
+	_, rerr = rpc(t, a, "pin", `{"identity":"a"}`)
+	wantCode(t, "a student's pin", rerr, 1201)
+}
+
+// Kick removes one for good; kickAll ends the session for everyone, the host included.
+func TestKickAndKickAll(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(classPresets))
+	host := srv.Join(t, "class", "teacher", preset("host"))
+	tok := testutil.JoinToken(t, "class", "troll", preset("student"))
+	troll := srv.Join(t, "class", "troll", testutil.WithToken(tok))
+	other := srv.Join(t, "class", "student", preset("student"))
+	if _, rerr := rpc(t, host, "kick", `{"identity":"troll"}`); rerr != nil {
+		t.Fatalf("kick: %v", rerr)
+	}
+	if e := troll.WaitFor(t, 5*time.Second, "disconnected", ""); e.Detail != livekit.DisconnectReason_PARTICIPANT_REMOVED.String() {
+		t.Fatalf("the kicked participant left with %q", e.Detail)
+	}
+	if _, err := srv.TryJoin(t, "class", "troll", testutil.WithToken(tok)); err == nil {
+		t.Fatal("the kicked participant came back with its token")
+	}
+	if _, rerr := rpc(t, host, "kickAll", `{}`); rerr != nil {
+		t.Fatalf("kickAll: %v", rerr)
+	}
+	for _, c := range []*testutil.Client{host, other} {
+		if e := c.WaitFor(t, 5*time.Second, "disconnected", ""); e.Detail != livekit.DisconnectReason_ROOM_DELETED.String() {
+			t.Fatalf("kickAll: a participant left with %q", e.Detail)
+		}
+	}
+}
+
+// A preset comes from the signed token; a client can never give itself one, and a
+// token naming an unknown preset, or the identity "usher", is refused.
+func TestPresetsComeFromTheTokenOnly(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(classPresets))
+	if _, err := srv.TryJoin(t, "class", "x", preset("admiral")); err == nil {
+		t.Fatal("a token naming an unknown preset joined")
+	}
+	if _, err := srv.TryJoin(t, "class", "usher", preset("student")); err == nil {
+		t.Fatal("a participant joined as usher")
+	}
+	sneaky := srv.Join(t, "class", "sneaky", testutil.WithGrant(&lkauth.VideoGrant{CanUpdateOwnMetadata: ptr(true)}))
+	sneaky.Room.LocalParticipant.SetAttributes(map[string]string{"usher.preset": "host"})
+	sneaky.Room.LocalParticipant.SetAttributes(map[string]string{"seat": "4"}) // allowed, after the forbidden one
+	testutil.Eventually(t, 5*time.Second, func() bool { return srv.Participant(t, "class", "sneaky").Attributes["seat"] == "4" }, "the allowed update did not land")
+	if p := srv.Participant(t, "class", "sneaky"); p.Attributes["usher.preset"] != "" {
+		t.Fatalf("a client gave itself preset %q", p.Attributes["usher.preset"])
+	}
+	_, rerr := rpc(t, sneaky, "disableAllAudio", `{"allowUnmute":true}`)
+	wantCode(t, "a participant without a preset", rerr, 1201)
+}
