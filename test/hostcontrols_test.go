@@ -228,3 +228,30 @@ func TestPresetsComeFromTheTokenOnly(t *testing.T) {
 	_, rerr := rpc(t, sneaky, "disableAllAudio", `{"allowUnmute":true}`)
 	wantCode(t, "a participant without a preset", rerr, 1201)
 }
+
+// A hard-muted participant who reconnects with its join token is still hard-muted.
+func TestHardMuteSurvivesARejoin(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(classPresets))
+	host := srv.Join(t, "class", "teacher", preset("host"))
+	tok := testutil.JoinToken(t, "class", "student", preset("student"))
+	student := srv.Join(t, "class", "student", testutil.WithToken(tok))
+	if _, rerr := rpc(t, host, "disableAudio", `{"identity":"student","allowUnmute":false}`); rerr != nil {
+		t.Fatalf("disableAudio: %v", rerr)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		return srv.Participant(t, "class", "student").Attributes["usher.audio_locked"] == "true"
+	}, "not hard-muted")
+	student.Room.Disconnect()
+	again := srv.Join(t, "class", "student", testutil.WithToken(tok))
+	if v := srv.Participant(t, "class", "student").Attributes["usher.audio_locked"]; v != "true" {
+		t.Fatalf("after a rejoin usher.audio_locked is %q; the hard mute was lifted", v)
+	}
+	pub, err := again.Room.LocalParticipant.PublishTrack(newAudioTrack(t), &lksdk.TrackPublicationOptions{Name: "mic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		tr := srv.Participant(t, "class", "student").Tracks
+		return len(tr) == 1 && tr[0].Sid == pub.SID() && tr[0].Muted
+	}, "a microphone published under a hard mute is not muted")
+}

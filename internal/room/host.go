@@ -80,6 +80,19 @@ func (r *Room) applyPresetLocked(p *Participant) error {
 			}
 		}
 	}
+	if l, ok := r.locks[p.identity]; ok {
+		// Hard-muted before: a new connection does not lift it.
+		p.audioLocked, p.videoLocked = l.audio, l.video
+		if p.attributes == nil {
+			p.attributes = map[string]string{}
+		}
+		if l.audio {
+			p.attributes[AttrAudioLocked] = "true"
+		}
+		if l.video {
+			p.attributes[AttrVideoLocked] = "true"
+		}
+	}
 	name := p.attributes[AttrPreset]
 	if name == "" {
 		p.preset, p.host = "", config.HostControls{}
@@ -98,6 +111,9 @@ func (r *Room) applyPresetLocked(p *Participant) error {
 	p.attributes[AttrPermissions] = hostControlsText(pc.Host)
 	return nil
 }
+
+// lockState is a hard mute of one identity in a room.
+type lockState struct{ audio, video bool }
 
 // hostActor is p acting as a host.
 func (p *Participant) hostActor(r *Room) events.Actor { return p.selfActor(r) }
@@ -194,6 +210,14 @@ func (r *Room) setLockLocked(t *Participant, video, locked bool, actor events.Ac
 		t.videoLocked = locked
 	} else {
 		t.audioLocked = locked
+	}
+	if r.locks == nil {
+		r.locks = map[string]lockState{}
+	}
+	if t.audioLocked || t.videoLocked {
+		r.locks[t.identity] = lockState{audio: t.audioLocked, video: t.videoLocked}
+	} else {
+		delete(r.locks, t.identity)
 	}
 	r.setServerAttrLocked(t, key, v, actor)
 }

@@ -67,6 +67,8 @@ type Room struct {
 	deferred []func()
 	// pinned is the identity of the participant pinned for the session, or "".
 	pinned string
+	// locks remembers hard mutes by identity, so that rejoining does not lift them.
+	locks map[string]lockState
 	// nonces remembers recent SendData nonces, to drop retried packets.
 	nonces nonceRing
 }
