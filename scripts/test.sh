@@ -76,6 +76,7 @@ FUZZ_TARGETS=(
   "./internal/api/twirp FuzzTwirpToken"
   "./internal/api/twirp FuzzModeration"
   "./internal/host FuzzHandle"
+  "./internal/api/twirp FuzzHostControlsService"
   "./internal/api/twirp FuzzWebhooksService"
   "./internal/config FuzzMerge"
   "./internal/api/rest FuzzRESTDecode"

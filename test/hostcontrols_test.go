@@ -1,8 +1,10 @@
 package test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -254,4 +256,81 @@ func TestHardMuteSurvivesARejoin(t *testing.T) {
 		tr := srv.Participant(t, "class", "student").Tracks
 		return len(tr) == 1 && tr[0].Sid == pub.SID() && tr[0].Muted
 	}, "a microphone published under a hard mute is not muted")
+}
+
+// A backend has the same controls in bulk (usher.HostControls): mute everyone but the
+// hosts, pin, and remove everyone but the hosts, each an event with the admin as actor.
+func TestBackendHostControlsInBulk(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(classPresets))
+	srv.Join(t, "class", "teacher", preset("host"))
+	s1 := srv.Join(t, "class", "s1", preset("student"))
+	s2 := srv.Join(t, "class", "s2", preset("student"))
+	var pubs []string
+	for _, c := range []*testutil.Client{s1, s2} {
+		pub, err := c.Room.LocalParticipant.PublishTrack(newAudioTrack(t), &lksdk.TrackPublicationOptions{Name: "mic"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs = append(pubs, pub.SID())
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		return len(srv.Participant(t, "class", "s1").Tracks) == 1 && len(srv.Participant(t, "class", "s2").Tracks) == 1
+	}, "not published")
+	w := watchEvents(t, srv, "class")
+	tok := testutil.Token(t, "backend", &lkauth.VideoGrant{RoomAdmin: true, Room: "class"})
+	call := func(method, body string, out any) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/twirp/usher.HostControls/"+method, bytes.NewBufferString(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if out != nil && resp.StatusCode == http.StatusOK {
+			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return resp.StatusCode
+	}
+	var ids IdentitiesJSON
+	if st := call("DisableAll", `{"room":"class","kind":"audio","allow_unmute":false,"except_hosts":true}`, &ids); st != http.StatusOK || len(ids.Identities) != 2 {
+		t.Fatalf("DisableAll: %d %v; want s1 and s2", st, ids.Identities)
+	}
+	for _, sid := range pubs {
+		e := w.find(t, events.TrackMuted)
+		if e.Actor.Kind != events.ActorAdmin || e.Actor.Identity != "backend" {
+			t.Fatalf("track_muted %s by %+v", sid, e.Actor)
+		}
+	}
+	if v := srv.Participant(t, "class", "s1").Attributes["usher.audio_locked"]; v != "true" {
+		t.Fatalf("s1 usher.audio_locked %q", v)
+	}
+	if st := call("Pin", `{"room":"class","identity":"s2"}`, nil); st != http.StatusOK {
+		t.Fatalf("Pin: %d", st)
+	}
+	if v := srv.Participant(t, "class", "s2").Attributes["usher.pinned"]; v != "true" {
+		t.Fatalf("s2 usher.pinned %q", v)
+	}
+	if st := call("DisableAll", `{"room":"class","kind":"smell"}`, nil); st != http.StatusBadRequest {
+		t.Fatalf("a bad kind: %d; want 400", st)
+	}
+	if st := call("RemoveParticipants", `{"room":"class","except_hosts":true}`, &ids); st != http.StatusOK || len(ids.Identities) != 2 {
+		t.Fatalf("RemoveParticipants: %d %v; want s1 and s2", st, ids.Identities)
+	}
+	for _, c := range []*testutil.Client{s1, s2} {
+		if e := c.WaitFor(t, 5*time.Second, "disconnected", ""); e.Detail != livekit.DisconnectReason_PARTICIPANT_REMOVED.String() {
+			t.Fatalf("removed with %q", e.Detail)
+		}
+	}
+	if _, err := srv.RoomClient().GetParticipant(ctx10(t), &livekit.RoomParticipantIdentity{Room: "class", Identity: "teacher"}); err != nil {
+		t.Fatalf("the host was removed too: %v", err)
+	}
+}
+
+// IdentitiesJSON is the answer of the bulk host controls.
+type IdentitiesJSON struct {
+	Identities []string `json:"identities"`
 }

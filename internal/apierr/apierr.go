@@ -103,6 +103,9 @@ var catalogue = []row{
 	{room.ErrRemoteUnmuteDisabled, Entry{twirp.FailedPrecondition, http.StatusPreconditionFailed, "REMOTE_UNMUTE_DISABLED"}},
 	{room.ErrDataBacklog, Entry{twirp.ResourceExhausted, http.StatusTooManyRequests, "DATA_BACKLOG"}},
 	{room.ErrRevocation, Entry{twirp.Internal, http.StatusInternalServerError, "INTERNAL"}},
+	{room.ErrInvalidTarget, Entry{twirp.InvalidArgument, http.StatusBadRequest, "INVALID_TARGET"}},
+	{room.ErrHostPermission, Entry{twirp.PermissionDenied, http.StatusForbidden, "FORBIDDEN"}},
+	{room.ErrHardMuted, Entry{twirp.FailedPrecondition, http.StatusPreconditionFailed, "HARD_MUTED"}},
 
 	{ErrBodyTooLarge, Entry{twirp.ResourceExhausted, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"}},
 	{ErrTooManyConnections, Entry{twirp.ResourceExhausted, http.StatusTooManyRequests, "TOO_MANY_CONNECTIONS"}},

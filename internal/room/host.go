@@ -297,18 +297,7 @@ func (p *Participant) HostPin(identity string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if t.hidden() {
-		return "", fmt.Errorf("%w: %q is hidden; nobody would see the pin", ErrInvalidTarget, identity)
-	}
-	actor := p.hostActor(r)
-	prev := ""
-	if old := r.participants[r.pinned]; old != nil && old != t {
-		prev = old.identity
-		r.setServerAttrLocked(old, AttrPinned, "", actor)
-	}
-	r.pinned = t.identity
-	r.setServerAttrLocked(t, AttrPinned, "true", actor)
-	return prev, nil
+	return r.pinLocked(t, p.hostActor(r))
 }
 
 // HostUnpin unpins the participant with identity.
@@ -322,10 +311,7 @@ func (p *Participant) HostUnpin(identity string) error {
 	if err != nil {
 		return err
 	}
-	if r.pinned == t.identity {
-		r.pinned = ""
-	}
-	r.setServerAttrLocked(t, AttrPinned, "", p.hostActor(r))
+	r.unpinLocked(t, p.hostActor(r))
 	return nil
 }
 

@@ -213,6 +213,11 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		MaxBodySize: 64 << 10, // a query: a few bounded filters
 		Logger:      log.With("component", "audit"),
 	}))
+	mux.Handle("/twirp/"+twirpapi.HostControlsServiceName+"/", twirpapi.NewHostControlsHandler(twirpapi.NewHostControls(s.rooms), twirpapi.HandlerOptions{
+		Verifier:    s.verifier,
+		MaxBodySize: 64 << 10, // a room, a few short lists
+		Logger:      log.With("component", "twirp"),
+	}))
 	mux.Handle("/twirp/"+twirpapi.ModerationServiceName+"/", twirpapi.NewModerationHandler(moderation, twirpapi.HandlerOptions{
 		Verifier:    s.verifier,
 		MaxBodySize: cfg.Limit.MaxRequestBodySize,
