@@ -38,8 +38,7 @@ func (s Selector) matches(p *Participant) bool {
 	if slices.Contains(s.ExceptPresets, p.preset) {
 		return false
 	}
-	h := p.host
-	return !s.ExceptHosts || !(h.DisableParticipantAudio || h.DisableParticipantVideo || h.PinParticipant || h.KickParticipant || h.EndSession)
+	return !s.ExceptHosts || !p.isHost()
 }
 
 // selectedLocked returns the participants of r sel chooses, by identity.
@@ -164,4 +163,10 @@ func (r *Room) unpinLocked(t *Participant, actor events.Actor) {
 		r.pinned = ""
 	}
 	r.setServerAttrLocked(t, AttrPinned, "", actor)
+}
+
+// isHost reports whether p's preset has any host control.
+func (p *Participant) isHost() bool {
+	h := p.host
+	return h.DisableParticipantAudio || h.DisableParticipantVideo || h.PinParticipant || h.KickParticipant || h.EndSession
 }
