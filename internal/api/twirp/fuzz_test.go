@@ -131,17 +131,24 @@ func FuzzTwirp(f *testing.F) {
 		if w.Code == http.StatusOK {
 			return
 		}
-		var e struct{ Code, Msg string }
-		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || !twirp.IsValidErrorCode(twirp.ErrorCode(e.Code)) || e.Msg == "" {
-			t.Fatalf("%s: not a Twirp error: %d %q", method, w.Code, w.Body.String())
-		}
-		if e.Code == string(twirp.Internal) {
-			t.Fatalf("%s: input reached an internal error: %q (body %q)", method, e.Msg, body)
-		}
-		if w.Code != twirp.ServerHTTPStatusFromErrorCode(twirp.ErrorCode(e.Code)) && w.Code != http.StatusRequestEntityTooLarge {
-			t.Fatalf("%s: status %d does not match code %s", method, w.Code, e.Code)
-		}
+		checkTwirpError(t, method, body, w)
 	})
+}
+
+// checkTwirpError fails unless w is a well-formed Twirp error, not an internal one,
+// whose status matches its code (or 413 for a body over the limit).
+func checkTwirpError(t *testing.T, method string, body []byte, w *httptest.ResponseRecorder) {
+	t.Helper()
+	var e struct{ Code, Msg string }
+	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || !twirp.IsValidErrorCode(twirp.ErrorCode(e.Code)) || e.Msg == "" {
+		t.Fatalf("%s: not a Twirp error: %d %q", method, w.Code, w.Body.String())
+	}
+	if e.Code == string(twirp.Internal) {
+		t.Fatalf("%s: input reached an internal error: %q (body %q)", method, e.Msg, body)
+	}
+	if w.Code != twirp.ServerHTTPStatusFromErrorCode(twirp.ErrorCode(e.Code)) && w.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("%s: status %d does not match code %s", method, w.Code, e.Code)
+	}
 }
 
 // FuzzTwirpToken sends arbitrary tokens: no error message ever contains the token.

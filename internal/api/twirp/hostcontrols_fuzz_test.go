@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/twitchtv/twirp"
-
 	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/config"
 )
@@ -68,12 +66,6 @@ func FuzzHostControlsService(f *testing.F) {
 			}
 			return
 		}
-		var e struct{ Code, Msg string }
-		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || !twirp.IsValidErrorCode(twirp.ErrorCode(e.Code)) || e.Msg == "" {
-			t.Fatalf("%s: not a Twirp error: %d %q", method, w.Code, w.Body.String())
-		}
-		if e.Code == string(twirp.Internal) {
-			t.Fatalf("%s: input reached an internal error: %q (body %q)", method, e.Msg, body)
-		}
+		checkTwirpError(t, method, body, w)
 	})
 }

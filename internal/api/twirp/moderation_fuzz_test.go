@@ -12,7 +12,6 @@ import (
 
 	lkauth "github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
-	"github.com/twitchtv/twirp"
 
 	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/config"
@@ -119,15 +118,6 @@ func FuzzModeration(f *testing.F) {
 			}
 			return
 		}
-		var e struct{ Code, Msg string }
-		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || !twirp.IsValidErrorCode(twirp.ErrorCode(e.Code)) || e.Msg == "" {
-			t.Fatalf("%s: not a Twirp error: %d %q", method, w.Code, w.Body.String())
-		}
-		if e.Code == string(twirp.Internal) {
-			t.Fatalf("%s: input reached an internal error: %q (body %q)", method, e.Msg, body)
-		}
-		if w.Code != twirp.ServerHTTPStatusFromErrorCode(twirp.ErrorCode(e.Code)) {
-			t.Fatalf("%s: status %d does not match code %s", method, w.Code, e.Code)
-		}
+		checkTwirpError(t, method, body, w)
 	})
 }

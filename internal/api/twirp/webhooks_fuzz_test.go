@@ -10,7 +10,6 @@ import (
 	"time"
 
 	lkauth "github.com/livekit/protocol/auth"
-	"github.com/twitchtv/twirp"
 
 	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/webhook"
@@ -55,12 +54,6 @@ func FuzzWebhooksService(f *testing.F) {
 			}
 			return
 		}
-		var e struct{ Code, Msg string }
-		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || !twirp.IsValidErrorCode(twirp.ErrorCode(e.Code)) || e.Msg == "" {
-			t.Fatalf("not a Twirp error: %d %q", w.Code, out)
-		}
-		if e.Code == string(twirp.Internal) {
-			t.Fatalf("internal error for body %q: %s", body, out)
-		}
+		checkTwirpError(t, "ListDeliveryStatus", body, w)
 	})
 }
