@@ -111,6 +111,15 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		_ = st.Close()
 		return nil, err
 	}
+	presets, skipped, err := room.NewPresets(cfg.Presets, st)
+	if err != nil {
+		ln.close()
+		_ = st.Close()
+		return nil, err
+	}
+	for _, w := range skipped {
+		log.Warn("presets: " + w)
+	}
 	bus := events.NewBus()
 	s := &Server{
 		cfg:       cfg,
@@ -131,6 +140,8 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 			Bans:     bans,
 			Events:   bus,
 			Presets:  cfg.Presets,
+
+			PresetRegistry: presets,
 		}),
 	}
 
@@ -214,6 +225,11 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		Logger:      log.With("component", "audit"),
 	}))
 	mux.Handle("/twirp/"+twirpapi.ModerationServiceName+"/", twirpapi.NewModerationHandler(moderation, twirpapi.HandlerOptions{
+		Verifier:    s.verifier,
+		MaxBodySize: cfg.Limit.MaxRequestBodySize,
+		Logger:      log.With("component", "twirp"),
+	}))
+	mux.Handle("/twirp/"+twirpapi.PresetsServiceName+"/", twirpapi.NewPresetsHandler(twirpapi.NewPresetsService(s.rooms), twirpapi.HandlerOptions{
 		Verifier:    s.verifier,
 		MaxBodySize: cfg.Limit.MaxRequestBodySize,
 		Logger:      log.With("component", "twirp"),
