@@ -278,9 +278,10 @@ func (m *Manager) reapplyPreset(ctx context.Context, name string) (int, error) {
 				continue
 			}
 			changed++
-			if refs != nil {
-				push = append(push, pushed{p, refs})
-			}
+			// Every holder gets a fresh token with its new attributes (one still naming
+			// a deleted preset could not reconnect); a permission change also revokes
+			// the old ones.
+			push = append(push, pushed{p, refs})
 		}
 		r.unlock()
 		for _, x := range push {
