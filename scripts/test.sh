@@ -75,6 +75,7 @@ FUZZ_TARGETS=(
   "./internal/api/twirp FuzzTwirp"
   "./internal/api/twirp FuzzTwirpToken"
   "./internal/api/twirp FuzzModeration"
+  "./internal/api/twirp FuzzPresetsRequest"
   "./internal/host FuzzHandle"
   "./internal/api/twirp FuzzHostControlsService"
   "./internal/api/twirp FuzzWebhooksService"

@@ -106,6 +106,11 @@ var catalogue = []row{
 	{room.ErrInvalidTarget, Entry{twirp.InvalidArgument, http.StatusBadRequest, "INVALID_TARGET"}},
 	{room.ErrHostPermission, Entry{twirp.PermissionDenied, http.StatusForbidden, "FORBIDDEN"}},
 	{room.ErrHardMuted, Entry{twirp.FailedPrecondition, http.StatusPreconditionFailed, "HARD_MUTED"}},
+	{room.ErrPresetNotFound, Entry{twirp.NotFound, http.StatusNotFound, "PRESET_NOT_FOUND"}},
+	{room.ErrPresetExists, Entry{twirp.AlreadyExists, http.StatusConflict, "PRESET_EXISTS"}},
+	{room.ErrPresetReadOnly, Entry{twirp.FailedPrecondition, http.StatusPreconditionFailed, "PRESET_READ_ONLY"}},
+	{room.ErrTooManyPresets, Entry{twirp.ResourceExhausted, http.StatusTooManyRequests, "TOO_MANY_PRESETS"}},
+	{room.ErrPresetStore, Entry{twirp.Internal, http.StatusInternalServerError, "INTERNAL"}},
 
 	{ErrBodyTooLarge, Entry{twirp.ResourceExhausted, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE"}},
 	{ErrTooManyConnections, Entry{twirp.ResourceExhausted, http.StatusTooManyRequests, "TOO_MANY_CONNECTIONS"}},

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"sort"
@@ -10,14 +11,14 @@ import (
 // usher.preset attribute (docs/host-controls.md). Its media permissions replace the
 // token's; a key left out is false (for sources: every source).
 type PresetConfig struct {
-	CanPublish        bool     `yaml:"can_publish"`
-	CanPublishSources []string `yaml:"can_publish_sources"`
-	CanSubscribe      bool     `yaml:"can_subscribe"`
-	CanPublishData    bool     `yaml:"can_publish_data"`
-	CanUpdateMetadata bool     `yaml:"can_update_metadata"`
-	Hidden            bool     `yaml:"hidden"`
+	CanPublish        bool     `yaml:"can_publish" json:"can_publish"`
+	CanPublishSources []string `yaml:"can_publish_sources" json:"can_publish_sources"`
+	CanSubscribe      bool     `yaml:"can_subscribe" json:"can_subscribe"`
+	CanPublishData    bool     `yaml:"can_publish_data" json:"can_publish_data"`
+	CanUpdateMetadata bool     `yaml:"can_update_metadata" json:"can_update_metadata"`
+	Hidden            bool     `yaml:"hidden" json:"hidden"`
 	// Host holds the host controls the preset allows.
-	Host HostControls `yaml:"host"`
+	Host HostControls `yaml:"host" json:"host"`
 }
 
 // HostControls are the in-session actions a preset allows its holders to take on
@@ -50,13 +51,29 @@ func validatePresets(presets map[string]PresetConfig, add func(string, ...any)) 
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if !presetName.MatchString(n) {
-			add("presets: %q is not a preset name (1-64 letters, digits, '_', '.', '-')", n)
-		}
-		for _, s := range presets[n].CanPublishSources {
-			if !slices.Contains(PresetSources, s) {
-				add("presets.%s.can_publish_sources: %q is not one of %v", n, s, PresetSources)
-			}
+		for _, problem := range PresetProblems(n, presets[n]) {
+			add("presets: %s", problem)
 		}
 	}
+}
+
+// PresetProblems lists what is wrong with a preset called name (nothing when it is
+// valid): the rules of the configuration file, which the Presets API applies too.
+func PresetProblems(name string, pc PresetConfig) []string {
+	var out []string
+	if !presetName.MatchString(name) {
+		out = append(out, fmt.Sprintf("%q is not a preset name (1-64 letters, digits, '_', '.', '-')", name))
+	}
+	if len(pc.CanPublishSources) > len(PresetSources) {
+		out = append(out, fmt.Sprintf("%s.can_publish_sources: at most %d sources", name, len(PresetSources)))
+		return out
+	}
+	for i, s := range pc.CanPublishSources {
+		if !slices.Contains(PresetSources, s) {
+			out = append(out, fmt.Sprintf("%s.can_publish_sources: %q is not one of %v", name, s, PresetSources))
+		} else if slices.Contains(pc.CanPublishSources[:i], s) {
+			out = append(out, fmt.Sprintf("%s.can_publish_sources: %q is named twice", name, s))
+		}
+	}
+	return out
 }

@@ -76,10 +76,13 @@ type Update struct {
 	Attributes map[string]string
 	// Permission, when set, replaces the whole permission.
 	Permission *livekit.ParticipantPermission
+	// refresh re-applies the participant's preset as the registry now defines it (or,
+	// when it is gone, takes it away, leaving the media permissions as they are).
+	refresh bool
 }
 
 func (u Update) empty() bool {
-	return u.Name == "" && u.Metadata == "" && len(u.Attributes) == 0 && u.Permission == nil
+	return u.Name == "" && u.Metadata == "" && len(u.Attributes) == 0 && u.Permission == nil && !u.refresh
 }
 
 // validate checks u against the limits and returns the merged attributes.
@@ -176,7 +179,7 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (
 		case k != AttrPreset:
 			return nil, nil, fmt.Errorf("%w: attribute %q is set by the server only (an admin may set %s)", ErrInvalidArgument, k, AttrPreset)
 		case v != "":
-			pc, ok := r.mgr.opts.Presets[v]
+			pc, ok := r.mgr.presets.Get(v)
 			if !ok {
 				return nil, nil, fmt.Errorf("%w: preset %q is not defined on this server", ErrInvalidArgument, v)
 			}
@@ -198,6 +201,21 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (
 			u.Permission = presetPermission(*preset, p.permission)
 		}
 	}
+	if u.refresh && p.preset != "" {
+		attrs = maps.Clone(attrs)
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		if pc, ok := r.mgr.presets.Get(p.preset); ok {
+			p.host = pc.Host
+			attrs[AttrPermissions] = hostControlsText(pc.Host)
+			u.Permission = presetPermission(pc, p.permission)
+		} else {
+			p.preset, p.host = "", config.HostControls{}
+			delete(attrs, AttrPreset)
+			delete(attrs, AttrPermissions)
+		}
+	}
 	before := p.infoLocked()
 	changed := false
 	if u.Name != "" && u.Name != p.name {
@@ -206,7 +224,7 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (
 	if u.Metadata != "" && u.Metadata != p.metadata {
 		p.metadata, changed = u.Metadata, true
 	}
-	if len(u.Attributes) > 0 && !maps.Equal(attrs, p.attributes) {
+	if (len(u.Attributes) > 0 || u.refresh) && !maps.Equal(attrs, p.attributes) {
 		p.attributes, changed = attrs, true
 	}
 	var refs []auth.TokenRef

@@ -99,7 +99,7 @@ func (r *Room) applyPresetLocked(p *Participant) error {
 		delete(p.attributes, AttrPermissions)
 		return nil
 	}
-	pc, ok := r.mgr.opts.Presets[name]
+	pc, ok := r.mgr.presets.Get(name)
 	if !ok {
 		return fmt.Errorf("%w: preset %q is not defined on this server", ErrPermissionDenied, name)
 	}

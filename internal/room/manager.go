@@ -28,8 +28,12 @@ type Options struct {
 	Revoker Revoker
 	// Bans keeps banned identities out and stores new bans; nil bans nobody.
 	Bans BanList
-	// Presets are the named permission sets participants may hold.
+	// Presets are the named permission sets participants may hold: the
+	// configuration's, the initial set of the registry when PresetRegistry is nil.
 	Presets map[string]config.PresetConfig
+	// PresetRegistry is the live preset registry (configuration and API presets);
+	// nil makes one of Presets that stores nothing.
+	PresetRegistry *Presets
 	// Events receives every change of every room, with its actor; nil publishes
 	// nothing.
 	Events *events.Bus
@@ -39,8 +43,9 @@ type Options struct {
 //
 // Lock order: Manager.mu before Room.mu, never the other way round.
 type Manager struct {
-	opts Options
-	log  *slog.Logger
+	opts    Options
+	log     *slog.Logger
+	presets *Presets
 
 	mu     sync.RWMutex
 	rooms  map[string]*Room
@@ -53,7 +58,11 @@ func NewManager(opts Options) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{opts: opts, log: log, rooms: make(map[string]*Room)}
+	presets := opts.PresetRegistry
+	if presets == nil {
+		presets, _, _ = NewPresets(opts.Presets, nil) // without a store it cannot fail
+	}
+	return &Manager{opts: opts, log: log, presets: presets, rooms: make(map[string]*Room)}
 }
 
 // Limits returns the input limits the manager enforces.
@@ -161,7 +170,7 @@ func (m *Manager) validateParticipant(jp JoinParams) error {
 		return fmt.Errorf("%w: identity %q is reserved for the server's host controls", ErrInvalidArgument, ServerIdentity)
 	}
 	if name, ok := jp.Attributes[AttrPreset]; ok {
-		if _, known := m.opts.Presets[name]; !known {
+		if _, known := m.presets.Get(name); !known {
 			return fmt.Errorf("%w: preset %q is not defined on this server", ErrPermissionDenied, name)
 		}
 	}

@@ -111,6 +111,15 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		_ = st.Close()
 		return nil, err
 	}
+	presets, skipped, err := room.NewPresets(cfg.Presets, st)
+	if err != nil {
+		ln.close()
+		_ = st.Close()
+		return nil, err
+	}
+	for _, w := range skipped {
+		log.Warn("presets: " + w)
+	}
 	bus := events.NewBus()
 	s := &Server{
 		cfg:       cfg,
@@ -131,6 +140,8 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 			Bans:     bans,
 			Events:   bus,
 			Presets:  cfg.Presets,
+
+			PresetRegistry: presets,
 		}),
 	}
 
@@ -193,7 +204,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveRoot)
 	if cfg.REST.Enabled {
-		gw, err := newGateway(cfg, roomService, moderation, s.audit, log, s.httpPort)
+		gw, err := newGateway(cfg, roomService, moderation, s.audit, s.rooms.Presets(), log, s.httpPort)
 		if err != nil {
 			engine.Close()
 			_ = st.Close()
@@ -219,6 +230,11 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		Logger:      log.With("component", "twirp"),
 	}))
 	mux.Handle("/twirp/"+twirpapi.ModerationServiceName+"/", twirpapi.NewModerationHandler(moderation, twirpapi.HandlerOptions{
+		Verifier:    s.verifier,
+		MaxBodySize: cfg.Limit.MaxRequestBodySize,
+		Logger:      log.With("component", "twirp"),
+	}))
+	mux.Handle("/twirp/"+twirpapi.PresetsServiceName+"/", twirpapi.NewPresetsHandler(twirpapi.NewPresetsService(s.rooms), twirpapi.HandlerOptions{
 		Verifier:    s.verifier,
 		MaxBodySize: cfg.Limit.MaxRequestBodySize,
 		Logger:      log.With("component", "twirp"),
@@ -393,7 +409,7 @@ func (s *Server) Revocations() *auth.Revocations { return s.revoked }
 // newGateway builds the REST gateway over this server's Room service and moderation
 // service, or over the configured upstream's. port returns the port the server listens on (known once it
 // has started, when cfg.Port is 0).
-func newGateway(cfg *config.Config, local livekit.RoomService, moderation twirpapi.ModerationService, auditLog rest.AuditLog, log *slog.Logger, port func() int) (*rest.Gateway, error) {
+func newGateway(cfg *config.Config, local livekit.RoomService, moderation twirpapi.ModerationService, auditLog rest.AuditLog, presets *room.Presets, log *slog.Logger, port func() int) (*rest.Gateway, error) {
 	rc := cfg.REST
 	openapiJSON, err := docs.OpenAPIJSON()
 	if err != nil {
@@ -422,6 +438,7 @@ func newGateway(cfg *config.Config, local livekit.RoomService, moderation twirpa
 		log.Info("REST gateway fronts an upstream server", "url", u.URL)
 	} else {
 		opts.Service, opts.Moderation, opts.Local, opts.Audit = local, moderation, true, auditLog
+		opts.PresetExists = func(name string) bool { _, ok := presets.Get(name); return ok }
 		opts.APIKey = rc.APIKey
 		if opts.APIKey == "" {
 			for k := range cfg.Keys {

@@ -1,6 +1,6 @@
 // Package store keeps Usher's durable state in an embedded database (bbolt) under the
 // data directory: token revocations and bans that make a removal stick across
-// restarts, the webhook outbox and the audit log.
+// restarts, the webhook outbox, the audit log and the presets made through the API.
 package store
 
 import (
@@ -26,7 +26,8 @@ var (
 	bucketBans        = []byte("bans")
 	bucketOutbox      = []byte("webhook_outbox")
 	bucketAudit       = []byte("audit")
-	allBuckets        = [][]byte{bucketRevocations, bucketBans, bucketOutbox, bucketAudit}
+	bucketPresets     = []byte("presets")
+	allBuckets        = [][]byte{bucketRevocations, bucketBans, bucketOutbox, bucketAudit, bucketPresets}
 )
 
 // Revocation is one durable revocation record. Key identifies it (a token hash, or a

@@ -47,7 +47,7 @@ var requestTypes = func() []struct {
 		shape *shape
 	}{
 		{"token", func() any { return new(tokenRequest) }, object("room_name", scalar, "participant_name", scalar,
-			"participant_identity", scalar, "metadata", scalar, "attributes", strMap, "ttl", scalar, "permission", perm)},
+			"participant_identity", scalar, "metadata", scalar, "attributes", strMap, "ttl", scalar, "permission", perm, "preset", scalar)},
 		{"createRoom", func() any { return new(createRoomRequest) }, object("room_name", scalar, "empty_timeout", scalar,
 			"departure_timeout", scalar, "max_participants", scalar, "metadata", scalar)},
 		{"participant", func() any { return new(participantRequest) }, object("room_name", scalar, "participant_identity", scalar)},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -62,6 +63,8 @@ type tokenRequest struct {
 	Attributes          map[string]string `json:"attributes"`
 	TTL                 *int64            `json:"ttl"`
 	Permission          *permissionJSON   `json:"permission"`
+	// Preset names the participant's preset: the token's usher.preset attribute.
+	Preset string `json:"preset"`
 }
 
 type tokenResponse struct {
@@ -128,6 +131,13 @@ func (g *Gateway) issueToken(ctx context.Context, c caller, r *http.Request) (in
 		SetMetadata(req.Metadata).
 		SetValidFor(ttl).
 		SetVideoGrant(grant)
+	if req.Preset != "" {
+		req.Attributes = maps.Clone(req.Attributes)
+		if req.Attributes == nil {
+			req.Attributes = map[string]string{}
+		}
+		req.Attributes[room.AttrPreset] = req.Preset
+	}
 	if len(req.Attributes) > 0 {
 		at.SetAttributes(req.Attributes)
 	}
@@ -171,11 +181,34 @@ func (g *Gateway) validateTokenRequest(req *tokenRequest) error {
 		{"metadata", room.ValidateMetadata(l, "participant metadata", req.Metadata)},
 		{"attributes", room.ValidateAttributes(l, req.Attributes)},
 		{"permission", validateSources(req.Permission)},
+		{"preset", g.validatePreset(req)},
 	}
 	for _, c := range checks {
 		if c.err != nil {
 			return fieldError(c.field, c.err)
 		}
+	}
+	return nil
+}
+
+// validatePreset checks the preset field (the token's usher.preset attribute, which
+// attributes may name too, alike): a local gateway knows which presets exist (a
+// remote server's join refuses an unknown one).
+func (g *Gateway) validatePreset(req *tokenRequest) error {
+	if v, ok := req.Attributes[room.AttrPreset]; ok {
+		if req.Preset != "" && req.Preset != v {
+			return fmt.Errorf("%w: preset %q and attributes[%q] %q differ", room.ErrInvalidArgument, req.Preset, room.AttrPreset, v)
+		}
+		req.Preset = v
+	}
+	if req.Preset == "" {
+		return nil
+	}
+	if g.opts.PresetExists != nil && !g.opts.PresetExists(req.Preset) {
+		return fmt.Errorf("%w: preset %q is not defined on this server", room.ErrInvalidArgument, req.Preset)
+	}
+	if len(req.Preset) > 64 {
+		return fmt.Errorf("%w: a preset name is at most 64 bytes", room.ErrInvalidArgument)
 	}
 	return nil
 }

@@ -69,6 +69,9 @@ type Options struct {
 	Timeout time.Duration
 	// OpenAPI is the OpenAPI document served at /livekit/openapi.{yaml,json}.
 	OpenAPIYAML, OpenAPIJSON []byte
+	// PresetExists reports whether a preset is defined on this server (a local
+	// gateway); nil leaves the check to the server the token joins.
+	PresetExists func(name string) bool
 	// Audit is this server's audit log, read by GET /livekit/audit; nil (a gateway
 	// fronting an upstream) answers NOT_SUPPORTED.
 	Audit  AuditLog
