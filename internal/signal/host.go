@@ -11,8 +11,13 @@ import (
 )
 
 // hostFlushWait bounds how long ending the session waits for the answer to the host
-// who ended it to leave the server.
-const hostFlushWait = time.Second
+// who ended it to leave the server; hostGrace then lets the client's SDK take the
+// answer off its data channel before the leave (on the signal connection) makes it
+// tear the connection down.
+const (
+	hostFlushWait = time.Second
+	hostGrace     = 250 * time.Millisecond
+)
 
 // handleHostRPC answers an RPC request addressed to the server's identity "usher" (a
 // host control): it acknowledges it, acts, and responds, as a participant answering
@@ -39,6 +44,7 @@ func (s *Session) handleHostRPC(pkt *livekit.DataPacket) bool {
 				}
 				return 0
 			})
+			time.Sleep(hostGrace)
 			if err := res.After(); err != nil {
 				s.log.Debug("host control after its answer failed", "method", req.GetMethod(), "error", err)
 			}
