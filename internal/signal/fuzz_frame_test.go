@@ -87,7 +87,9 @@ func (c *frameClient) pingAndWait(t *testing.T) error {
 }
 
 // endsConnection reports whether a frame may legitimately end the connection: a
-// leave, or a frame over the read limit.
+// leave, a simulated failure (node failure, migration, server leave: SDK tests ask
+// for them, and the server drops the connection, possibly after answering the next
+// ping), or a frame over the read limit.
 func endsConnection(frame []byte, text bool) bool {
 	if len(frame) > 1<<20 {
 		return true
@@ -99,7 +101,14 @@ func endsConnection(frame []byte, text bool) bool {
 	} else {
 		err = proto.Unmarshal(frame, req)
 	}
-	return err == nil && req.GetLeave() != nil
+	if err != nil {
+		return false
+	}
+	switch req.GetSimulate().GetScenario().(type) {
+	case *livekit.SimulateScenario_NodeFailure, *livekit.SimulateScenario_Migration, *livekit.SimulateScenario_ServerLeave:
+		return true
+	}
+	return req.GetLeave() != nil
 }
 
 // FuzzSignalFrame sends each input to a real server as a binary frame and as a text
@@ -128,8 +137,14 @@ func FuzzSignalFrame(f *testing.F) {
 			if err == nil {
 				err = c.pingAndWait(t)
 			}
+			ends := endsConnection(frame, mt == websocket.TextMessage)
+			if err == nil && ends {
+				// The server may drop the connection after it answered the ping.
+				c.connect(t)
+				continue
+			}
 			if err != nil {
-				if !endsConnection(frame, mt == websocket.TextMessage) {
+				if !ends {
 					t.Fatalf("the server stopped answering after a %d-byte frame (type %d): %v", len(frame), mt, err)
 				}
 				c.connect(t)
