@@ -1,0 +1,38 @@
+// The response payloads of the host controls (docs/host-controls.md), parsed from JSON.
+
+/** disableAudio / disableVideo. */
+export interface DisableResponse {
+  identity: string;
+  /** The sids of the tracks muted. */
+  tracks: string[];
+  allowUnmute: boolean;
+}
+
+/** disableAllAudio / disableAllVideo. */
+export interface DisableAllResponse {
+  identities: string[];
+  allowUnmute: boolean;
+}
+
+/** enableAudio / enableVideo (a hard mute lifted). */
+export interface EnableResponse {
+  identity: string;
+}
+
+export interface PinResponse {
+  pinned: string;
+  /** The previously pinned participant, if there was one. */
+  unpinned?: string;
+}
+
+export interface UnpinResponse {
+  unpinned: string;
+}
+
+export interface KickResponse {
+  kicked: string;
+}
+
+export interface KickAllResponse {
+  ended: boolean;
+}
