@@ -40,6 +40,16 @@ if ! cmp -s test/browser/package-lock.json test/browser/node_modules/.usher-inst
   (cd test/browser && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error &&
     cp package-lock.json node_modules/.usher-installed-lock)
 fi
+# The host-controls wrapper (clients/js): its pinned packages, then its build to
+# clients/js/dist, which test/hostcontrols_browser_test.go serves to Chromium; then its
+# unit tests (node's test runner, against a fake room).
+if ! cmp -s clients/js/package-lock.json clients/js/node_modules/.usher-installed-lock; then
+  echo "installing clients/js's npm packages (npm ci)"
+  (cd clients/js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error &&
+    cp package-lock.json node_modules/.usher-installed-lock)
+fi
+echo "== clients/js: build and unit tests"
+(cd clients/js && rm -rf dist && npm run --silent build && npm test --silent)
 
 GOBIN_DIR=$(go env GOPATH)/bin
 LINT="$GOBIN_DIR/golangci-lint"

@@ -28,24 +28,12 @@ import { gunzipSync } from 'node:zlib';
 import { SignalRequest, SignalResponse, WrappedJoinRequest, JoinRequest } from '@livekit/protocol';
 import { chromium } from 'playwright-core';
 
+import { CHROMIUM, CHROMIUM_FLAGS } from './chromium.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
-export const CHROMIUM = '/usr/bin/chromium';
-// The flags the project's browser tests run Chromium with (Playwright adds its own defaults).
-export const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-];
+export { CHROMIUM, CHROMIUM_FLAGS };
 
 const log = (...a) => process.stderr.write(`[browser ${new Date().toISOString().slice(11, 23)}] ${a.join(' ')}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
