@@ -26,6 +26,8 @@ import (
 // disableAudio, disableAllAudio with allowUnmute false (a hard mute that the student's
 // unmute attempts cannot break), enableAudio, disableVideo, disableAllVideo, pin, pinning
 // another, unpin, kick (roomLeft "kicked") and kickAll (roomLeft "ended" everywhere).
+//
+// USHER_HOSTCONTROLS_LOG=1 logs every action and every page's events even when it passes.
 
 const (
 	hostControlsRunner  = "hostcontrols.mjs"
@@ -187,14 +189,15 @@ func runHostControls(t *testing.T, node string, in hostControlsInput) *hostContr
 	return &res
 }
 
-// report logs the steps, and on failure the actions and what each page's meeting object saw.
+// report logs the steps, and on failure (or with USHER_HOSTCONTROLS_LOG=1) the actions and
+// what each page's meeting object saw.
 func (r *hostControlsResult) report(t *testing.T) {
 	t.Helper()
 	t.Logf("livekit-client %s in Chromium %s; %d steps in %d ms", r.Versions["livekitClientInPage"], r.Versions["chromium"], len(r.Steps), r.TotalMs)
 	for _, s := range r.Steps {
 		t.Logf("  %-24s %5d ms", s.Name, s.Ms)
 	}
-	if r.OK {
+	if r.OK && os.Getenv("USHER_HOSTCONTROLS_LOG") == "" {
 		return
 	}
 	t.Log("---- actions")

@@ -12,6 +12,8 @@ export const ErrorCode = {
   INVALID_PAYLOAD: 1203,
   /** The action makes no sense on that target (kicking oneself, pinning a hidden participant). */
   INVALID_TARGET: 1204,
+  /** The action was allowed but failed on the server. */
+  FAILED: 1205,
 
   // LiveKit's built-in RPC codes (livekit-client's RpcError.ErrorCode).
   APPLICATION_ERROR: 1500,
