@@ -179,6 +179,8 @@ function participantState(p) {
     id: p.id,
     audioEnabled: p.audioEnabled,
     videoEnabled: p.videoEnabled,
+    hasAudioTrack: !!p.audioTrack,
+    hasVideoTrack: !!p.videoTrack,
     isPinned: p.isPinned,
     audioLocked: p.audioLocked,
     videoLocked: p.videoLocked,

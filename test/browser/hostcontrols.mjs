@@ -159,8 +159,9 @@ async function runSteps(cfg, peers, result) {
   };
   const marks = async () => new Map(await Promise.all(peers.map(async (p) => [p, await p.mark()])));
   const act = async (peer, name, args, want) => {
+    const t = Date.now();
     const res = await peer.act(name, args);
-    result.actions.push({ stage: result.stage, by: peer.identity, action: name, args, res });
+    result.actions.push({ stage: result.stage, by: peer.identity, action: name, args, res, ms: Date.now() - t });
     if (want && res.branch !== want) fail(`${peer.identity} ${name}(${JSON.stringify(args || {})}): branch ${res.branch}, want ${want}: ${JSON.stringify(res)}`);
     return res;
   };
@@ -183,10 +184,10 @@ async function runSteps(cfg, peers, result) {
     ).catch((e) => fail(String(e.message || e).split('\n')[0]));
     for (const p of peers) {
       const others = peers.filter((o) => o !== p).map((o) => o.identity);
-      await waitState(p, `the others (${others}) in participants.joined with microphone and camera on`, (st) =>
+      await waitState(p, `the others (${others}) in participants.joined, their microphone and camera on and subscribed`, (st) =>
         others.every((id) => {
           const r = remote(st, id);
-          return r && r.audioEnabled && r.videoEnabled;
+          return r && r.audioEnabled && r.videoEnabled && r.hasAudioTrack && r.hasVideoTrack;
         }),
       );
     }
@@ -219,7 +220,11 @@ async function runSteps(cfg, peers, result) {
     }
     await sleep(300);
     const l = await host.log();
-    const changed = l.filter((e) => e.seq > m.get(host) && /Update$|pinned|participantLeft/.test(e.ev));
+    const changed = l.filter(
+      (e) =>
+        e.seq > m.get(host) &&
+        (e.audioEnabled === false || e.videoEnabled === false || /pinned|participantLeft|mediaLockUpdate/.test(e.ev)),
+    );
     if (changed.length) fail(`denied actions still changed something: ${JSON.stringify(changed)}`);
   });
 
