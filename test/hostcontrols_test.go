@@ -108,7 +108,7 @@ func TestHostMutesAStudentOverRPC(t *testing.T) {
 	_, rerr = rpc(t, host, "kick", `{"identity":"teacher"}`)
 	wantCode(t, "kicking oneself", rerr, 1204)
 	_, rerr = rpc(t, host, "explode", `{}`)
-	wantCode(t, "an unknown method", rerr, 1500)
+	wantCode(t, "an unknown method", rerr, 1400)
 }
 
 // A hard mute holds: the student cannot unmute itself until a host allows it.

@@ -23,7 +23,7 @@ const (
 	CodeInvalidTarget       = 1204
 	CodeFailed              = 1205
 	// CodeUnsupportedMethod is LiveKit's UNSUPPORTED_METHOD.
-	CodeUnsupportedMethod = 1500
+	CodeUnsupportedMethod = 1400
 )
 
 // MaxPayload bounds a request payload: a few short fields.
