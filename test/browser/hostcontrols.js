@@ -161,6 +161,7 @@ const ACTIONS = {
   // The local participant's own microphone, through the wrapper.
   selfEnableAudio: () => seedTry(() => meeting().self.enableAudio()),
   selfEnableVideo: () => seedTry(() => meeting().self.enableVideo()),
+  selfDisableVideo: () => seedTry(() => meeting().self.disableVideo()),
   // Around the wrapper: livekit-client's own unmute, as a client that ignores the lock would.
   async rawUnmuteMicrophone() {
     let error = null;

@@ -175,6 +175,21 @@ async function runSteps(cfg, peers, result) {
     }
   };
   const remote = (st, id) => st.joined.find((p) => p.id === id);
+  // A barrier instead of a wait for "nothing happened": who turns its camera off and on
+  // again, which it may always do. The server tells everyone in order, so once the
+  // observers saw both, whatever the server did before in answer to who's earlier
+  // requests has reached them too.
+  const barrier = async (who, observers) => {
+    for (const enabled of [false, true]) {
+      const m = await marks();
+      await act(who, enabled ? 'selfEnableVideo' : 'selfDisableVideo', {}, 'done');
+      await expectEvents(
+        m,
+        observers.map((peer) => ({ peer, match: { on: 'joined', ev: 'videoUpdate', who: who.identity, videoEnabled: enabled } })),
+      );
+    }
+  };
+  const isBarrier = (e, who) => e.ev === 'videoUpdate' && e.who === who.identity;
 
   await step('join', async () => {
     await withTimeout(
@@ -218,11 +233,12 @@ async function runSteps(cfg, peers, result) {
       const res = await act(alice, name, args, '1201');
       if (res.name !== 'ClientError' || !res.isClientError) fail(`${name}: the error is ${res.name}, not the wrapper's ClientError`);
     }
-    await sleep(300);
+    await barrier(alice, [host]);
     const l = await host.log();
     const changed = l.filter(
       (e) =>
         e.seq > m.get(host) &&
+        !isBarrier(e, alice) &&
         (e.audioEnabled === false || e.videoEnabled === false || /pinned|participantLeft|mediaLockUpdate/.test(e.ev)),
     );
     if (changed.length) fail(`denied actions still changed something: ${JSON.stringify(changed)}`);
@@ -271,7 +287,9 @@ async function runSteps(cfg, peers, result) {
     if (res.branch !== 'error' || res.name !== 'ClientError') fail(`self.enableAudio() under a hard mute: ${JSON.stringify(res)}, want a ClientError`);
     const m = await marks();
     await act(alice, 'rawUnmuteMicrophone', {});
-    await sleep(1500);
+    await barrier(alice, [host, bob]);
+    // The server told alice's SDK to mute again: its own view agrees with everyone's.
+    await waitState(alice, 'alice sees her microphone muted again', (st) => st.self.audioEnabled === false);
     for (const p of [host, bob]) {
       const l = await p.log();
       const unmuted = l.filter((e) => e.seq > m.get(p) && e.ev === 'audioUpdate' && e.who === alice.identity && e.audioEnabled);
