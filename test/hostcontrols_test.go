@@ -334,3 +334,42 @@ func TestBackendHostControlsInBulk(t *testing.T) {
 type IdentitiesJSON struct {
 	Identities []string `json:"identities"`
 }
+
+// A client that ignores its SDK and sends its own mute request cannot lift a hard mute
+// either: the request is refused (NOT_ALLOWED) and the server tells it to mute again.
+func TestHardMuteRefusesARawUnmute(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(func(c *config.Config) {
+		classPresets(c)
+		c.Signal.JoinTimeout = time.Hour // the raw client never connects its transports
+	}))
+	host := srv.Join(t, "class", "teacher", preset("host"))
+	c := dialRaw(t, srv, testutil.JoinToken(t, "class", "student", preset("student")), "")
+	c.await(5*time.Second, "join", func(r *livekit.SignalResponse) bool { return r.GetJoin() != nil })
+	c.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_AddTrack{AddTrack: &livekit.AddTrackRequest{
+		Cid: "mic", Type: livekit.TrackType_AUDIO, Source: livekit.TrackSource_MICROPHONE,
+	}}})
+	pub, _ := c.await(5*time.Second, "track_published", func(r *livekit.SignalResponse) bool { return r.GetTrackPublished() != nil })
+	sid := pub.GetTrackPublished().GetTrack().GetSid()
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		return host.Room.GetParticipantByIdentity("student") != nil
+	}, "the host does not see the student")
+	if _, rerr := rpc(t, host, "disableAudio", `{"identity":"student","allowUnmute":false}`); rerr != nil {
+		t.Fatalf("disableAudio: %v", rerr)
+	}
+	c.await(5*time.Second, "the host's mute", func(r *livekit.SignalResponse) bool {
+		return r.GetMute().GetSid() == sid && r.GetMute().GetMuted()
+	})
+	c.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Mute{Mute: &livekit.MuteTrackRequest{Sid: sid, Muted: false}}})
+	// The server answers with the mute again, then the refusal.
+	var muted bool
+	res, _ := c.await(5*time.Second, "the refusal", func(r *livekit.SignalResponse) bool {
+		muted = muted || r.GetMute().GetSid() == sid && r.GetMute().GetMuted()
+		return r.GetRequestResponse() != nil
+	})
+	if rr := res.GetRequestResponse(); rr.Reason != livekit.RequestResponse_NOT_ALLOWED || rr.GetMute().GetSid() != sid || !muted {
+		t.Fatalf("the raw unmute was answered %v (mute sent again: %v)", rr, muted)
+	}
+	if v := srv.Participant(t, "class", "student").Attributes["usher.audio_locked"]; v != "true" {
+		t.Fatalf("usher.audio_locked %q after the raw unmute", v)
+	}
+}
