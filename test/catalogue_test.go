@@ -71,7 +71,11 @@ func signClaims(t *testing.T, claims jwt.MapClaims, method jwt.SigningMethod) st
 // twirpCall posts to a Room service method and reads the Twirp error, if any.
 func twirpCall(method, ctype, token string, body []byte, header ...string) func(*testing.T, *catEnv) result {
 	return func(t *testing.T, e *catEnv) result {
-		req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/twirp/livekit.RoomService/"+method, bytes.NewReader(body))
+		path := "/twirp/livekit.RoomService/" + method
+		if strings.Contains(method, "/") { // one of Usher's own services: "usher.X/Method"
+			path = "/twirp/" + method
+		}
+		req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,6 +197,21 @@ func twirpProbes(t *testing.T) []probe {
 		tw("DeleteRoom: empty name", "DeleteRoom", []byte(`{"room":""}`), 400, "invalid_argument", "empty"),
 		tw("UpdateRoomMetadata: another room", "UpdateRoomMetadata", []byte(`{"room":"bystander","metadata":"x"}`), 403, "permission_denied", `"bystander"`),
 		tw("ListParticipants: another room", "ListParticipants", []byte(`{"room":"bystander"}`), 200, "", ""),
+		// Usher's own services.
+		tw("usher.Moderation: reason over the limit", "usher.Moderation/BanParticipant", jsonBody(map[string]any{"room": "cat", "identity": "x", "reason": strings.Repeat("r", 600)}), 400, "invalid_argument", "the limit is 512"),
+		tw("usher.Moderation: ban in another room", "usher.Moderation/BanParticipant", []byte(`{"room":"bystander","identity":"x"}`), 403, "permission_denied", `"bystander"`),
+		tw("usher.Moderation: unknown field", "usher.Moderation/ListBans", []byte(`{"room":"cat","roomz":1}`), 400, "malformed", "roomz"),
+		tw("usher.Audit: page_size over the limit", "usher.Audit/ListAuditEvents", []byte(`{"room":"cat","page_size":5000}`), 400, "invalid_argument", "page_size"),
+		{"usher.Audit: another room, as a room's admin", twirpCall("usher.Audit/ListAuditEvents", "application/json", noList, []byte(`{"room":"bystander"}`)), result{403, "permission_denied", `"bystander"`}},
+		tw("usher.Webhooks: unknown field", "usher.Webhooks/ListDeliveryStatus", []byte(`{"x":1}`), 400, "malformed", `"x"`),
+		tw("usher.Presets: bad name", "usher.Presets/CreatePreset", []byte(`{"name":"a b","preset":{}}`), 400, "invalid_argument", "not a preset name"),
+		tw("usher.Presets: unknown source", "usher.Presets/CreatePreset", []byte(`{"name":"ab","preset":{"can_publish_sources":["smell"]}}`), 400, "invalid_argument", `"smell"`),
+		tw("usher.HostControls: bad kind", "usher.HostControls/DisableAll", []byte(`{"room":"cat","kind":"smell"}`), 400, "invalid_argument", "kind"),
+		tw("usher.HostControls: 65 presets", "usher.HostControls/RemoveParticipants", jsonBody(map[string]any{"room": "cat", "presets": make([]string, 65)}), 400, "invalid_argument", "at most 64"),
+		tw("usher.HostControls: another room", "usher.HostControls/Pin", []byte(`{"room":"bystander","identity":"stay"}`), 403, "permission_denied", `"bystander"`),
+		tw("usher.HostControls: pin nobody", "usher.HostControls/Pin", []byte(`{"room":"cat","identity":"nobody"}`), 404, "not_found", `"nobody"`),
+		tw("usher service: unknown method", "usher.HostControls/Explode", []byte(`{}`), 404, "bad_route", "Explode"),
+		{"usher service: protobuf", twirpCall("usher.Audit/ListAuditEvents", "application/protobuf", "$admin", []byte{0x0a, 0x01, 'x'}), result{404, "bad_route", "application/json"}},
 		// Routing.
 		{"text/plain content type", twirpCall("ListRooms", "text/plain", "$admin", []byte(`{}`)), result{404, "bad_route", ""}},
 		{"no content type", twirpCall("ListRooms", "", "$admin", []byte(`{}`)), result{404, "bad_route", ""}},
@@ -303,6 +322,10 @@ func rtcProbes(t *testing.T) []probe {
 		rtc("identity with an ANSI escape", claims(`,"sub":"\u001b[31ma","video":{"roomJoin":true,"room":"cat"}`), "", 400, "control character"),
 		rtc("identity over the limit", claims(`,"sub":"`+strings.Repeat("i", 300)+`","video":{"roomJoin":true,"room":"cat"}`), "", 400, "the limit is 256"),
 		rtc("no identity", claims(`,"video":{"roomJoin":true,"room":"cat"}`), "", 400, "identity is empty"),
+		rtc("identity usher (the host controls' address)", join("usher"), "", 400, `identity "usher" is reserved`),
+		rtc("token naming an unknown preset", join("p", testutil.WithAttributes(map[string]string{"usher.preset": "admiral"})), "", 403, `preset "admiral" is not defined`),
+		rtc("join setting a reserved attribute", join("p", testutil.WithGrant(&lkauth.VideoGrant{CanUpdateOwnMetadata: ptr(true)})),
+			"attributes="+base64.StdEncoding.EncodeToString([]byte(`{"usher.preset":"host"}`)), 403, `attribute "usher.preset" is reserved`),
 		rtc("name with an ANSI escape", join("n", testutil.WithName("\x1b[2Jn")), "", 400, "control character"),
 		rtc("name over the limit", join("n", testutil.WithName(strings.Repeat("n", 300))), "", 400, "the limit is 256"),
 		rtc("token headers over 64 KiB", join("m", testutil.WithMetadata(strings.Repeat("m", 70000))), "", 431, "Request Header Fields Too Large"),
