@@ -36,6 +36,14 @@ func preset(name string) testutil.JoinOption {
 // RPC error.
 func rpc(t *testing.T, c *testutil.Client, method, payload string) (map[string]any, *lksdk.RpcError) {
 	t.Helper()
+	// The SDK's PerformRpc drops the request silently (and then times out) when its
+	// publisher connection is not up in time, which a client that never published has
+	// not brought up yet (slow under -race on two cores): bring it up first with a data
+	// packet to no one, which reports such an error.
+	if err := c.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("warm-up")),
+		lksdk.WithDataPublishReliable(true), lksdk.WithDataPublishDestination([]string{"usher"})); err != nil {
+		t.Fatalf("%s: bringing up the publisher connection: %v", method, err)
+	}
 	res, err := c.Room.LocalParticipant.PerformRpc(lksdk.PerformRpcParams{DestinationIdentity: "usher", Method: method, Payload: payload})
 	if err != nil {
 		var re *lksdk.RpcError
