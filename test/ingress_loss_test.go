@@ -53,7 +53,8 @@ func (d *dropOnce) BindLocalStream(info *interceptor.StreamInfo, w interceptor.R
 // repaired.)
 func TestLossFromASimulcastPublisherIsRepaired(t *testing.T) {
 	srv := testutil.StartServer(t)
-	d := &dropOnce{seen: map[uint16]bool{}, from: time.Now().Add(3 * time.Second)}
+	// Drops start once the subscriber reads (below), so every one falls in its window.
+	d := &dropOnce{seen: map[uint16]bool{}, from: time.Now().Add(time.Hour)}
 	speaker := srv.Join(t, "class", "speaker", testutil.WithSDKOptions(lksdk.WithInterceptors([]interceptor.Factory{d}), lksdk.WithIncludeDefaultInterceptors(true)))
 	student := srv.Join(t, "class", "student")
 	var tracks []*lksdk.LocalTrack
@@ -77,6 +78,9 @@ func TestLossFromASimulcastPublisherIsRepaired(t *testing.T) {
 		}
 	})
 	remote := subscribedTrack(t, student, pub.SID())
+	d.mu.Lock()
+	d.from = time.Now().Add(time.Second) // the subscriber's layer has settled by then
+	d.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Second)
 	defer cancel()
 	var maxSeq uint16
