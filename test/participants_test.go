@@ -383,11 +383,13 @@ func TestRemoveParticipantSticks(t *testing.T) {
 	waitActive(t, srv, "r", "troll")
 
 	// The seed's snippet.
-	removedAt := time.Now()
 	_, err := srv.RoomClient().RemoveParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: "r", Identity: "troll"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The removal happened before the call returned (perhaps in a later second than
+	// the call began).
+	removedAt := time.Now()
 	if e := troll.WaitFor(t, 5*time.Second, "disconnected", ""); e.Detail != "PARTICIPANT_REMOVED" {
 		t.Errorf("troll disconnected with %s", e.Detail)
 	}
