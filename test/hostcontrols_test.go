@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
+	twirpapi "github.com/usher-rtc/usher/internal/api/twirp"
 	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/events"
 	"github.com/usher-rtc/usher/internal/testutil"
@@ -379,5 +381,48 @@ func TestHardMuteRefusesARawUnmute(t *testing.T) {
 	}
 	if v := srv.Participant(t, "class", "student").Attributes["usher.audio_locked"]; v != "true" {
 		t.Fatalf("usher.audio_locked %q after the raw unmute", v)
+	}
+}
+
+// A host whose preset has ban_participant bans over RPC: the target leaves with
+// PARTICIPANT_REMOVED, any token of its identity is refused for the room, the ban
+// names the host as its author, and a host without the control gets 1201.
+func TestHostBansOverRPC(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(func(c *config.Config) {
+		classPresets(c)
+		c.Presets["moderator"] = config.PresetConfig{CanSubscribe: true, CanPublishData: true, Host: config.HostControls{BanParticipant: true}}
+	}))
+	w := watchEvents(t, srv, "class")
+	mod := srv.Join(t, "class", "mod", preset("moderator"))
+	teacher := srv.Join(t, "class", "teacher", preset("host"))
+	troll := srv.Join(t, "class", "troll", preset("student"))
+
+	_, rerr := rpc(t, teacher, "ban", `{"identity":"troll"}`)
+	wantCode(t, "a host without ban_participant", rerr, 1201)
+	_, rerr = rpc(t, mod, "ban", `{"identity":"mod"}`)
+	wantCode(t, "banning oneself", rerr, 1204)
+	_, rerr = rpc(t, mod, "ban", `{"identity":"nobody"}`)
+	wantCode(t, "banning a stranger", rerr, 1202)
+	_, rerr = rpc(t, mod, "ban", `{"identity":"troll","durationSeconds":-5}`)
+	wantCode(t, "a negative duration", rerr, 1203)
+
+	res, rerr := rpc(t, mod, "ban", `{"identity":"troll","reason":"spamming the chat","durationSeconds":3600}`)
+	if rerr != nil || res["banned"] != "troll" {
+		t.Fatalf("ban: %v %v", res, rerr)
+	}
+	if e := troll.WaitFor(t, 5*time.Second, "disconnected", ""); e.Detail != "PARTICIPANT_REMOVED" {
+		t.Errorf("the banned participant left with %s", e.Detail)
+	}
+	fresh := joinTokenFor(t, "class", "troll", time.Hour)
+	if status, body := rawDial(t, srv, fresh, ""); status != http.StatusForbidden || !strings.Contains(body, "spamming the chat") {
+		t.Errorf("a fresh token of the banned identity: %d %q", status, body)
+	}
+	list, err := moderation(srv).ListBans(ctx10(t), &twirpapi.ListBansRequest{Room: "class"})
+	if err != nil || len(list.Bans) != 1 || list.Bans[0].CreatedBy != "participant mod in class" || list.Bans[0].ExpiresAt == "" {
+		t.Errorf("ListBans = %+v %v", list, err)
+	}
+	e := w.find(t, events.ParticipantBanned)
+	if e.Participant.GetIdentity() != "troll" || e.Actor.Kind != events.ActorParticipant || e.Actor.Identity != "mod" || e.Reason != "spamming the chat" {
+		t.Errorf("participant_banned for %q by %+v (%q)", e.Participant.GetIdentity(), e.Actor, e.Reason)
 	}
 }

@@ -17,6 +17,9 @@ type PresetConfig struct {
 	CanPublishData    bool     `yaml:"can_publish_data" json:"can_publish_data"`
 	CanUpdateMetadata bool     `yaml:"can_update_metadata" json:"can_update_metadata"`
 	Hidden            bool     `yaml:"hidden" json:"hidden"`
+	// WaitingRoom holds the preset's participants in the room's waiting room until a
+	// participant allowed to accept waiting requests (or a backend) admits them.
+	WaitingRoom bool `yaml:"waiting_room" json:"waiting_room"`
 	// Host holds the host controls the preset allows.
 	Host HostControls `yaml:"host" json:"host"`
 }
@@ -29,6 +32,10 @@ type HostControls struct {
 	PinParticipant          bool `yaml:"pin_participant" json:"pin_participant"`
 	KickParticipant         bool `yaml:"kick_participant" json:"kick_participant"`
 	EndSession              bool `yaml:"end_session" json:"end_session"`
+	// AcceptWaitingRequests sees the waiting room's queue and admits or denies.
+	AcceptWaitingRequests bool `yaml:"accept_waiting_requests" json:"accept_waiting_requests"`
+	// BanParticipant bans a participant from the room (kick, and its identity kept out).
+	BanParticipant bool `yaml:"ban_participant" json:"ban_participant"`
 }
 
 // PresetSources are the track sources a preset may name in can_publish_sources.

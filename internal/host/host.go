@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 
@@ -38,6 +39,7 @@ type Caller interface {
 	HostUnpin(identity string) error
 	HostKick(identity string) error
 	HostKickAll() error
+	HostBan(identity, reason string, duration time.Duration) error
 	CanEndSession() error
 }
 
@@ -55,6 +57,12 @@ type Result struct {
 type target struct {
 	Identity    string `json:"identity"`
 	AllowUnmute *bool  `json:"allowUnmute,omitempty"`
+}
+
+type banTarget struct {
+	Identity        string `json:"identity"`
+	Reason          string `json:"reason"`
+	DurationSeconds int64  `json:"durationSeconds"`
 }
 
 type all struct {
@@ -100,6 +108,25 @@ func Handle(c Caller, method, payload string) Result {
 			return fail(method, CodeInvalidPayload, fmt.Sprintf("%s takes only \"identity\"", method))
 		}
 		return identityMethod(c, method, t.Identity)
+	case "ban":
+		var b banTarget
+		if err := decode(payload, &b); err != nil {
+			return fail(method, CodeInvalidPayload, err.Error())
+		}
+		if r, ok := checkIdentity(method, b.Identity); !ok {
+			return r
+		}
+		if len(b.Reason) > room.MaxBanReasonLength {
+			return fail(method, CodeInvalidPayload, fmt.Sprintf("reason has %d bytes; the limit is %d", len(b.Reason), room.MaxBanReasonLength))
+		}
+		maxSeconds := int64(room.MaxBanDuration / time.Second)
+		if b.DurationSeconds < 0 || b.DurationSeconds > maxSeconds {
+			return fail(method, CodeInvalidPayload, fmt.Sprintf("durationSeconds must be between 0 (until lifted) and %d", maxSeconds))
+		}
+		if err := c.HostBan(b.Identity, b.Reason, time.Duration(b.DurationSeconds)*time.Second); err != nil {
+			return failErr(method, err)
+		}
+		return ok(map[string]any{"banned": b.Identity, "durationSeconds": b.DurationSeconds})
 	case "kickAll":
 		if err := decode(payload, &struct{}{}); err != nil {
 			return fail(method, CodeInvalidPayload, err.Error())
@@ -159,10 +186,14 @@ func decodeTarget(method, payload string, t *target) (Result, bool) {
 	if err := decode(payload, t); err != nil {
 		return fail(method, CodeInvalidPayload, err.Error()), false
 	}
-	if t.Identity == "" {
+	return checkIdentity(method, t.Identity)
+}
+
+func checkIdentity(method, identity string) (Result, bool) {
+	if identity == "" {
 		return fail(method, CodeInvalidPayload, `the payload needs "identity"`), false
 	}
-	if len(t.Identity) > room.MaxTrackField {
+	if len(identity) > room.MaxTrackField {
 		return fail(method, CodeInvalidPayload, "identity is too long"), false
 	}
 	return Result{}, true
@@ -193,6 +224,8 @@ func failErr(method string, err error) Result {
 		return fail(method, CodeParticipantNotFound, err.Error())
 	case errors.Is(err, room.ErrInvalidTarget):
 		return fail(method, CodeInvalidTarget, err.Error())
+	case errors.Is(err, room.ErrInvalidArgument):
+		return fail(method, CodeInvalidPayload, err.Error())
 	}
 	return fail(method, CodeFailed, err.Error())
 }

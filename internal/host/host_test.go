@@ -3,6 +3,7 @@ package host
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/usher-rtc/usher/internal/room"
 )
@@ -24,6 +25,7 @@ func (f fake) HostUnpin(string) error                           { return f.err()
 func (f fake) HostKick(string) error                            { return f.err() }
 func (f fake) HostKickAll() error                               { return f.err() }
 func (f fake) CanEndSession() error                             { return f.err() }
+func (f fake) HostBan(string, string, time.Duration) error      { return f.err() }
 
 func TestHandleAnswersEveryMethodAndRefusesBadCalls(t *testing.T) {
 	for _, tc := range []struct {
@@ -46,6 +48,12 @@ func TestHandleAnswersEveryMethodAndRefusesBadCalls(t *testing.T) {
 		{"disableAudio", `[1]`, false, CodeInvalidPayload, ""},
 		{"disableAudio", `{"identity":""}`, false, CodeInvalidPayload, ""},
 		{"disableAudio", `{"identity":"s"} {}`, false, CodeInvalidPayload, ""},
+		{"ban", `{"identity":"s"}`, false, 0, `{"banned":"s","durationSeconds":0}`},
+		{"ban", `{"identity":"s","reason":"spam","durationSeconds":600}`, false, 0, `{"banned":"s","durationSeconds":600}`},
+		{"ban", `{"identity":"s"}`, true, CodePermissionDenied, ""},
+		{"ban", `{"identity":"s","durationSeconds":-1}`, false, CodeInvalidPayload, ""},
+		{"ban", `{"identity":"s","durationSeconds":1e12}`, false, CodeInvalidPayload, ""},
+		{"ban", `{"reason":"x"}`, false, CodeInvalidPayload, ""},
 		{"selfDestruct", `{}`, false, CodeUnsupportedMethod, ""},
 	} {
 		res := Handle(fake{denied: tc.denied}, tc.method, tc.payload)
@@ -65,6 +73,7 @@ func FuzzHandle(f *testing.F) {
 	f.Add("disableAllVideo", `{"allowUnmute":true}`)
 	f.Add("pin", `{"identity":"\u0000"}`)
 	f.Add("kickAll", `{}`)
+	f.Add("ban", `{"identity":"s","reason":"r","durationSeconds":60}`)
 	f.Add("x", `{"identity":`)
 	f.Fuzz(func(t *testing.T, method, payload string) {
 		res := Handle(fake{}, method, payload)

@@ -1,11 +1,14 @@
 package room
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/usher-rtc/usher/internal/auth"
 	"maps"
 	"strings"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 
@@ -332,6 +335,35 @@ func (p *Participant) HostKick(identity string) error {
 		return err
 	}
 	_, err = r.mgr.expelLocked(r, t, "kicked by "+p.identity, p.hostActor(r))
+	return err
+}
+
+// HostBan bans the participant with identity from p's room (for duration, or until
+// lifted when it is 0) and removes it, as usher.Moderation's BanParticipant does: the
+// ban covers this room while it belongs to its tenant.
+func (p *Participant) HostBan(identity, reason string, duration time.Duration) error {
+	r := p.lockRoom()
+	if err := p.requireHost(p.host.BanParticipant, "ban_participant"); err != nil {
+		r.unlock()
+		return err
+	}
+	t, err := r.targetLocked(identity)
+	if err == nil && t == p {
+		err = fmt.Errorf("%w: a host does not ban itself", ErrInvalidTarget)
+	}
+	actor := p.hostActor(r)
+	roomName, tenant := r.name, r.tenant
+	r.unlock()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	ban := auth.Ban{Room: roomName, Tenant: tenant, Identity: identity, Reason: reason,
+		CreatedBy: fmt.Sprintf("participant %s in %s", p.identity, roomName), Created: now}
+	if duration > 0 {
+		ban.Expires = now.Add(duration)
+	}
+	_, err = r.mgr.Ban(events.NewContext(context.Background(), actor), ban)
 	return err
 }
 

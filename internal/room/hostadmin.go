@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"fmt"
+	"github.com/usher-rtc/usher/internal/config"
 	"slices"
 	"sort"
 
@@ -167,6 +168,5 @@ func (r *Room) unpinLocked(t *Participant, actor events.Actor) {
 
 // isHost reports whether p's preset has any host control.
 func (p *Participant) isHost() bool {
-	h := p.host
-	return h.DisableParticipantAudio || h.DisableParticipantVideo || h.PinParticipant || h.KickParticipant || h.EndSession
+	return p.host != config.HostControls{}
 }

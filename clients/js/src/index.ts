@@ -7,6 +7,7 @@ export type {
   VideoUpdate,
   MediaLockUpdate,
   DisableOptions,
+  BanOptions,
   ParticipantEvents,
   SelfEvents,
   RoomLeft,
@@ -30,6 +31,7 @@ export type {
   PinResponse,
   UnpinResponse,
   KickResponse,
+  BanResponse,
   KickAllResponse,
 } from './responses.js';
 export { Emitter } from './emitter.js';

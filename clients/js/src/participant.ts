@@ -16,6 +16,7 @@ import {
   type HostPermissions,
 } from './permissions.js';
 import type {
+  BanResponse,
   DisableResponse,
   EnableResponse,
   KickResponse,
@@ -241,6 +242,26 @@ export class UsherParticipant extends BaseParticipant<UsherParticipant, Particip
   kick(): Promise<KickResponse> {
     return this.caller.hostControl<KickResponse>('kick', { identity: this.identity });
   }
+
+  /**
+   * Bans this participant from the room (Usher's own): it leaves as kicked, and no token of
+   * its identity joins the room again until the ban ends (durationSeconds; 0 or none: until
+   * a backend lifts it). Needs ban_participant.
+   */
+  ban(opts: BanOptions = {}): Promise<BanResponse> {
+    const payload: Record<string, unknown> = { identity: this.identity };
+    if (opts.reason !== undefined) payload.reason = opts.reason;
+    if (opts.durationSeconds !== undefined) payload.durationSeconds = opts.durationSeconds;
+    return this.caller.hostControl<BanResponse>('ban', payload);
+  }
+}
+
+/** The options of ban. */
+export interface BanOptions {
+  /** Told to the participant when a later join is refused. */
+  reason?: string;
+  /** How long the ban lasts; 0 or none: until lifted. */
+  durationSeconds?: number;
 }
 
 function withAllowUnmute(payload: Record<string, unknown>, opts: DisableOptions): Record<string, unknown> {

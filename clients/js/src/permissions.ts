@@ -19,6 +19,10 @@ export interface HostPermissions {
   kickParticipant: boolean;
   /** end_session: kickAll. */
   endSession: boolean;
+  /** accept_waiting_requests: sees the waiting room's queue; admit, admitAll, deny. */
+  acceptWaitingRequests: boolean;
+  /** ban_participant: ban. */
+  banParticipant: boolean;
   /** Every key of usher.permissions as the server sent it (snake_case), newer ones included. */
   readonly raw: Readonly<Record<string, boolean>>;
 }
@@ -29,6 +33,8 @@ const KNOWN: Record<string, keyof Omit<HostPermissions, 'raw'>> = {
   pin_participant: 'pinParticipant',
   kick_participant: 'kickParticipant',
   end_session: 'endSession',
+  accept_waiting_requests: 'acceptWaitingRequests',
+  ban_participant: 'banParticipant',
 };
 
 /**
@@ -55,6 +61,8 @@ export function parsePermissions(value: string | undefined): HostPermissions {
     pinParticipant: false,
     kickParticipant: false,
     endSession: false,
+    acceptWaitingRequests: false,
+    banParticipant: false,
     raw: Object.freeze(raw),
   };
   for (const [key, name] of Object.entries(KNOWN)) perms[name] = raw[key] === true;

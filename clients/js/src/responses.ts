@@ -33,6 +33,12 @@ export interface KickResponse {
   kicked: string;
 }
 
+export interface BanResponse {
+  banned: string;
+  /** 0: until lifted. */
+  durationSeconds: number;
+}
+
 export interface KickAllResponse {
   ended: boolean;
 }

@@ -163,6 +163,8 @@ describe('self.permissions', () => {
       assert.equal(p.canDisableParticipantAudio, false, String(v));
     }
     assert.deepEqual(parsePermissions('{"ban_participant":true}').raw, { ban_participant: true });
+    assert.equal(parsePermissions('{"ban_participant":true}').banParticipant, true);
+    assert.equal(parsePermissions('{"accept_waiting_requests":true}').acceptWaitingRequests, true);
   });
 
   it('emits permissionsUpdate when the preset changes live', () => {
@@ -321,6 +323,8 @@ describe('host controls', () => {
     await p.pin();
     await p.unpin();
     await p.kick();
+    await p.ban();
+    await p.ban({ reason: 'spam', durationSeconds: 600 });
     await meeting.participants.disableAllAudio();
     await meeting.participants.disableAllAudio(false);
     await meeting.participants.disableAllVideo(true);
@@ -336,6 +340,8 @@ describe('host controls', () => {
         ['pin', { identity: 'student' }],
         ['unpin', { identity: 'student' }],
         ['kick', { identity: 'student' }],
+        ['ban', { identity: 'student' }],
+        ['ban', { identity: 'student', reason: 'spam', durationSeconds: 600 }],
         ['disableAllAudio', { allowUnmute: true }],
         ['disableAllAudio', { allowUnmute: false }],
         ['disableAllVideo', { allowUnmute: true }],
