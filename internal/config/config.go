@@ -231,6 +231,37 @@ type RoomConfig struct {
 	// DuplicateIdentity decides what happens when an identity already in the room joins again:
 	// "replace" (the newest connection wins, as LiveKit) or "reject" (the new one is refused).
 	DuplicateIdentity string `yaml:"duplicate_identity"`
+	// WaitingRoom holds participants at the door until a host admits them.
+	WaitingRoom WaitingRoomConfig `yaml:"waiting_room"`
+}
+
+// MaxWaitingMessage bounds the message shown to waiting participants, in bytes.
+const MaxWaitingMessage = 1024
+
+// Waiting-room modes (room.waiting_room.mode).
+const (
+	// WaitAdmit: each waiting participant waits until someone admits or denies it.
+	WaitAdmit = "admit"
+	// WaitHostOpens: participants wait until the first host is present; the host's
+	// arrival admits everyone waiting, in order, and opens the room for good.
+	WaitHostOpens = "host_opens"
+)
+
+// WaitingRoomConfig configures the waiting room (Usher only; docs/waiting-room.md).
+type WaitingRoomConfig struct {
+	// Enabled makes every room wait: participants without a host preset
+	// (accept_waiting_requests) or an admin token wait to be admitted. A preset's
+	// waiting_room, or a backend's SetRoom, makes one room or preset wait without it.
+	Enabled bool `yaml:"enabled"`
+	// Mode is admit or host_opens.
+	Mode string `yaml:"mode"`
+	// Timeout ends a wait with USER_UNAVAILABLE after this long; 0 waits forever.
+	Timeout time.Duration `yaml:"timeout"`
+	// TakesSeat makes waiting participants count against max_participants.
+	TakesSeat bool `yaml:"takes_seat"`
+	// Message is shown to waiting participants (usher.waiting_message) until a host
+	// sets another.
+	Message string `yaml:"message"`
 }
 
 // LoggingConfig configures the server log.
@@ -276,6 +307,7 @@ func Default() *Config {
 			EmptyTimeout:      300,
 			DepartureTimeout:  20,
 			DuplicateIdentity: DuplicateReplace,
+			WaitingRoom:       WaitingRoomConfig{Mode: WaitAdmit, Timeout: 30 * time.Minute},
 		},
 		Signal: SignalConfig{
 			PingInterval:    5 * time.Second,
@@ -424,6 +456,15 @@ func (c *Config) Validate() error {
 	case DuplicateReplace, DuplicateReject:
 	default:
 		add("room.duplicate_identity: %q is not one of %q, %q", c.Room.DuplicateIdentity, DuplicateReplace, DuplicateReject)
+	}
+	if w := c.Room.WaitingRoom; w.Mode != WaitAdmit && w.Mode != WaitHostOpens {
+		add("room.waiting_room.mode: %q is not one of %q, %q", w.Mode, WaitAdmit, WaitHostOpens)
+	}
+	if c.Room.WaitingRoom.Timeout < 0 {
+		add("room.waiting_room.timeout: %s is negative", c.Room.WaitingRoom.Timeout)
+	}
+	if n := len(c.Room.WaitingRoom.Message); n > MaxWaitingMessage {
+		add("room.waiting_room.message: %d bytes; at most %d", n, MaxWaitingMessage)
 	}
 	switch strings.ToLower(c.Logging.Level) {
 	case "debug", "info", "warn", "warning", "error":

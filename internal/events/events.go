@@ -42,6 +42,15 @@ const (
 	ParticipantForwarded Kind = "participant_forwarded"
 	ParticipantBanned    Kind = "participant_banned"
 	ParticipantUnbanned  Kind = "participant_unbanned"
+	// ParticipantWaiting: a participant arrived in the waiting room.
+	ParticipantWaiting Kind = "participant_waiting"
+	// ParticipantAdmitted: a waiting participant was let in (participant_joined follows).
+	ParticipantAdmitted Kind = "participant_admitted"
+	// ParticipantDenied: a waiting participant was turned away for good.
+	ParticipantDenied Kind = "participant_denied"
+	// ParticipantWaitingLeft: a waiting participant left the waiting room without being
+	// admitted or denied (it disconnected, or its wait timed out: see the reason).
+	ParticipantWaitingLeft Kind = "participant_waiting_left"
 
 	TrackPublished   Kind = "track_published"
 	TrackUnpublished Kind = "track_unpublished"

@@ -23,6 +23,10 @@ const (
 	CodeInvalidPayload      = 1203
 	CodeInvalidTarget       = 1204
 	CodeFailed              = 1205
+	// CodeNotWaiting: admit or deny of a participant who is not waiting.
+	CodeNotWaiting = 1206
+	// CodeRoomFull: admitting would exceed the room's max_participants.
+	CodeRoomFull = 1207
 	// CodeUnsupportedMethod is LiveKit's UNSUPPORTED_METHOD.
 	CodeUnsupportedMethod = 1400
 )
@@ -40,6 +44,11 @@ type Caller interface {
 	HostKick(identity string) error
 	HostKickAll() error
 	HostBan(identity, reason string, duration time.Duration) error
+	HostAdmit(identity string) error
+	HostAdmitAll() ([]string, error)
+	HostDeny(identity, reason string) error
+	HostWaitingMessage(identity, message string) ([]string, error)
+	HostListWaiting() ([]room.WaitingInfo, error)
 	CanEndSession() error
 }
 
@@ -63,6 +72,25 @@ type banTarget struct {
 	Identity        string `json:"identity"`
 	Reason          string `json:"reason"`
 	DurationSeconds int64  `json:"durationSeconds"`
+}
+
+type denyTarget struct {
+	Identity string `json:"identity"`
+	Reason   string `json:"reason"`
+}
+
+type waitingMessage struct {
+	Identity string  `json:"identity"`
+	Message  *string `json:"message"`
+}
+
+type waitingJSON struct {
+	Identity string `json:"identity"`
+	Name     string `json:"name"`
+	SID      string `json:"sid"`
+	Preset   string `json:"preset,omitempty"`
+	// Since is when it arrived, in Unix milliseconds.
+	Since int64 `json:"since"`
 }
 
 type all struct {
@@ -127,6 +155,68 @@ func Handle(c Caller, method, payload string) Result {
 			return failErr(method, err)
 		}
 		return ok(map[string]any{"banned": b.Identity, "durationSeconds": b.DurationSeconds})
+	case "admit", "deny":
+		var d denyTarget
+		if err := decode(payload, &d); err != nil {
+			return fail(method, CodeInvalidPayload, err.Error())
+		}
+		if r, ok := checkIdentity(method, d.Identity); !ok {
+			return r
+		}
+		if method == "admit" {
+			if d.Reason != "" {
+				return fail(method, CodeInvalidPayload, `admit takes only "identity"`)
+			}
+			if err := c.HostAdmit(d.Identity); err != nil {
+				return failErr(method, err)
+			}
+			return ok(map[string]any{"admitted": d.Identity})
+		}
+		if len(d.Reason) > room.MaxBanReasonLength {
+			return fail(method, CodeInvalidPayload, fmt.Sprintf("reason has %d bytes; the limit is %d", len(d.Reason), room.MaxBanReasonLength))
+		}
+		if err := c.HostDeny(d.Identity, d.Reason); err != nil {
+			return failErr(method, err)
+		}
+		return ok(map[string]any{"denied": d.Identity})
+	case "admitAll":
+		if err := decode(payload, &struct{}{}); err != nil {
+			return fail(method, CodeInvalidPayload, err.Error())
+		}
+		ids, err := c.HostAdmitAll()
+		if err != nil {
+			return failErr(method, err)
+		}
+		return ok(map[string]any{"admitted": nonNil(ids)})
+	case "setWaitingMessage":
+		var m waitingMessage
+		if err := decode(payload, &m); err != nil {
+			return fail(method, CodeInvalidPayload, err.Error())
+		}
+		if m.Message == nil {
+			return fail(method, CodeInvalidPayload, `the payload needs "message" ("" clears it)`)
+		}
+		if len(m.Identity) > room.MaxTrackField {
+			return fail(method, CodeInvalidPayload, "identity is too long")
+		}
+		ids, err := c.HostWaitingMessage(m.Identity, *m.Message)
+		if err != nil {
+			return failErr(method, err)
+		}
+		return ok(map[string]any{"identities": nonNil(ids)})
+	case "listWaiting":
+		if err := decode(payload, &struct{}{}); err != nil {
+			return fail(method, CodeInvalidPayload, err.Error())
+		}
+		list, err := c.HostListWaiting()
+		if err != nil {
+			return failErr(method, err)
+		}
+		out := make([]waitingJSON, 0, len(list))
+		for _, w := range list {
+			out = append(out, waitingJSON{Identity: w.Identity, Name: w.Name, SID: w.SID, Preset: w.Preset, Since: w.Since.UnixMilli()})
+		}
+		return ok(map[string]any{"waiting": out})
 	case "kickAll":
 		if err := decode(payload, &struct{}{}); err != nil {
 			return fail(method, CodeInvalidPayload, err.Error())
@@ -226,6 +316,10 @@ func failErr(method string, err error) Result {
 		return fail(method, CodeInvalidTarget, err.Error())
 	case errors.Is(err, room.ErrInvalidArgument):
 		return fail(method, CodeInvalidPayload, err.Error())
+	case errors.Is(err, room.ErrNotWaiting):
+		return fail(method, CodeNotWaiting, err.Error())
+	case errors.Is(err, room.ErrRoomFull):
+		return fail(method, CodeRoomFull, err.Error())
 	}
 	return fail(method, CodeFailed, err.Error())
 }

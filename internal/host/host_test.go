@@ -26,6 +26,15 @@ func (f fake) HostKick(string) error                            { return f.err()
 func (f fake) HostKickAll() error                               { return f.err() }
 func (f fake) CanEndSession() error                             { return f.err() }
 func (f fake) HostBan(string, string, time.Duration) error      { return f.err() }
+func (f fake) HostAdmit(string) error                           { return f.err() }
+func (f fake) HostAdmitAll() ([]string, error)                  { return []string{"w1", "w2"}, f.err() }
+func (f fake) HostDeny(string, string) error                    { return f.err() }
+func (f fake) HostWaitingMessage(string, string) ([]string, error) {
+	return []string{"w1"}, f.err()
+}
+func (f fake) HostListWaiting() ([]room.WaitingInfo, error) {
+	return []room.WaitingInfo{{Identity: "w1", Name: "W", SID: "PA_1", Since: time.UnixMilli(5)}}, f.err()
+}
 
 func TestHandleAnswersEveryMethodAndRefusesBadCalls(t *testing.T) {
 	for _, tc := range []struct {
@@ -54,6 +63,17 @@ func TestHandleAnswersEveryMethodAndRefusesBadCalls(t *testing.T) {
 		{"ban", `{"identity":"s","durationSeconds":-1}`, false, CodeInvalidPayload, ""},
 		{"ban", `{"identity":"s","durationSeconds":1e12}`, false, CodeInvalidPayload, ""},
 		{"ban", `{"reason":"x"}`, false, CodeInvalidPayload, ""},
+		{"admit", `{"identity":"w1"}`, false, 0, `{"admitted":"w1"}`},
+		{"admit", `{"identity":"w1","reason":"x"}`, false, CodeInvalidPayload, ""},
+		{"admit", `{"identity":"w1"}`, true, CodePermissionDenied, ""},
+		{"deny", `{"identity":"w1","reason":"not on the list"}`, false, 0, `{"denied":"w1"}`},
+		{"deny", `{}`, false, CodeInvalidPayload, ""},
+		{"admitAll", `{}`, false, 0, `{"admitted":["w1","w2"]}`},
+		{"admitAll", `{"x":1}`, false, CodeInvalidPayload, ""},
+		{"setWaitingMessage", `{"message":"The doctor will see you shortly"}`, false, 0, `{"identities":["w1"]}`},
+		{"setWaitingMessage", `{}`, false, CodeInvalidPayload, ""},
+		{"listWaiting", `{}`, false, 0, `{"waiting":[{"identity":"w1","name":"W","sid":"PA_1","since":5}]}`},
+		{"listWaiting", `{}`, true, CodePermissionDenied, ""},
 		{"selfDestruct", `{}`, false, CodeUnsupportedMethod, ""},
 	} {
 		res := Handle(fake{denied: tc.denied}, tc.method, tc.payload)
@@ -74,6 +94,8 @@ func FuzzHandle(f *testing.F) {
 	f.Add("pin", `{"identity":"\u0000"}`)
 	f.Add("kickAll", `{}`)
 	f.Add("ban", `{"identity":"s","reason":"r","durationSeconds":60}`)
+	f.Add("deny", `{"identity":"w","reason":"r"}`)
+	f.Add("setWaitingMessage", `{"identity":"w","message":"soon"}`)
 	f.Add("x", `{"identity":`)
 	f.Fuzz(func(t *testing.T, method, payload string) {
 		res := Handle(fake{}, method, payload)

@@ -190,6 +190,13 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (
 	if err != nil {
 		return nil, nil, err
 	}
+	// A waiting participant's permission is held until it is admitted: changes apply
+	// to the held one.
+	live := p.permission
+	if p.waiting {
+		live = p.held
+	}
+	couldAdmit := p.canAdmit()
 	if name, ok := u.Attributes[AttrPreset]; ok && name != p.preset {
 		// An admin gives p another preset (or none): its host controls now, and its
 		// media permissions as a permission change.
@@ -198,7 +205,7 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (
 		if preset != nil {
 			p.host = preset.Host
 			attrs[AttrPermissions] = hostControlsText(preset.Host)
-			u.Permission = presetPermission(*preset, p.permission)
+			u.Permission = presetPermission(*preset, live)
 		}
 	}
 	if u.refresh && p.preset != "" {
@@ -209,7 +216,7 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (
 		if pc, ok := r.mgr.presets.Get(p.preset); ok {
 			p.host = pc.Host
 			attrs[AttrPermissions] = hostControlsText(pc.Host)
-			u.Permission = presetPermission(pc, p.permission)
+			u.Permission = presetPermission(pc, live)
 		} else {
 			p.preset, p.host = "", config.HostControls{}
 			delete(attrs, AttrPreset)
@@ -231,8 +238,14 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (
 	wasHidden := p.hidden()
 	if u.Permission != nil {
 		perm := proto.Clone(u.Permission).(*livekit.ParticipantPermission)
-		perm.Agent = p.permission.GetAgent() //nolint:staticcheck // only a token makes an agent
-		if !proto.Equal(perm, p.permission) {
+		perm.Agent = live.GetAgent() //nolint:staticcheck // only a token makes an agent
+		switch {
+		case proto.Equal(perm, live):
+		case p.waiting:
+			p.held = perm
+			changed = true
+			refs = append([]auth.TokenRef{}, p.sink.IssuedTokens()...)
+		default:
 			p.permission = perm
 			changed = true
 			if !perm.CanSubscribe {
@@ -258,6 +271,16 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (
 	r.syncForwardsLocked(p)
 	r.reconcileLocked()
 	r.emitLocked(&events.Event{Kind: events.ParticipantUpdated, Participant: info, Actor: actor, Changes: participantChanges(before, info)})
+	if can := p.canAdmit(); can != couldAdmit {
+		r.showWaitingLocked(p, can)
+		r.hostsChangedLocked(actor)
+	}
+	if p.waiting && (p.host.AcceptWaitingRequests || !r.mustWaitLocked(p)) {
+		// Given a host preset (or one that does not wait): no longer held at the door.
+		if err := r.letInLocked(p, actor); err == nil {
+			info = p.infoLocked()
+		}
+	}
 	return info, refs, nil
 }
 
@@ -296,9 +319,25 @@ func (m *Manager) RemoveParticipant(ctx context.Context, roomName, identity stri
 // participant that left, or "" when it was gone already. actor caused it
 // (participant_removed, then the departure, are its events).
 func (m *Manager) expelLocked(r *Room, p *Participant, reason string, actor events.Actor) (string, error) {
+	return m.expelWithLocked(r, p, expulsion{reason: reason, event: events.ParticipantRemoved, leave: livekit.DisconnectReason_PARTICIPANT_REMOVED}, actor)
+}
+
+// expulsion is how a participant is put out for good: the reason recorded with the
+// revocation and the event, the event, the leave reason its SDK reports, and what to
+// do just before it leaves (under the lock).
+type expulsion struct {
+	reason string
+	event  events.Kind
+	leave  livekit.DisconnectReason
+	before func(p *Participant)
+}
+
+// expelWithLocked is expelLocked with the expulsion's event and leave reason.
+func (m *Manager) expelWithLocked(r *Room, p *Participant, x expulsion, actor events.Actor) (string, error) {
+	reason := x.reason
 	if p.forwardOf != nil {
-		r.emitParticipantLocked(events.ParticipantRemoved, p, actor, reason)
-		r.removeLocked(p, livekit.DisconnectReason_PARTICIPANT_REMOVED, actor)
+		r.emitParticipantLocked(x.event, p, actor, reason)
+		r.removeLocked(p, x.leave, actor)
 		r.unlock()
 		return p.sid, nil
 	}
@@ -321,8 +360,11 @@ func (m *Manager) expelLocked(r *Room, p *Participant, reason string, actor even
 		p.expelling = false
 		return "", nil
 	}
-	r.emitParticipantLocked(events.ParticipantRemoved, cur, actor, reason)
-	r.removeLocked(cur, livekit.DisconnectReason_PARTICIPANT_REMOVED, actor)
+	if x.before != nil {
+		x.before(cur)
+	}
+	r.emitParticipantLocked(x.event, cur, actor, reason)
+	r.removeLocked(cur, x.leave, actor)
 	return cur.sid, nil
 }
 

@@ -62,7 +62,7 @@ func (r *Room) deliver(from *Participant, kind livekit.DataPacket_Kind, pkt *liv
 	all := len(identities) == 0 && len(sids) == 0
 	var backlog []string
 	for _, p := range r.participants {
-		if p == from || !p.activated || p.left || p.forwardOf != nil {
+		if p == from || !p.activated || p.left || p.forwardOf != nil || p.waiting {
 			continue
 		}
 		if all || slices.Contains(identities, p.identity) || slices.Contains(sids, p.sid) {

@@ -49,6 +49,12 @@ func (r *Room) emitLeftLocked(p *Participant, reason livekit.DisconnectReason, a
 	if r.mgr.opts.Events == nil || !p.activated {
 		return
 	}
+	if p.waiting {
+		if reason != DeniedReason {
+			r.emitParticipantLocked(events.ParticipantWaitingLeft, p, actor, reason.String())
+		}
+		return
+	}
 	for _, t := range p.tracks {
 		r.emitTrackLocked(events.TrackUnpublished, p, t.info, actor)
 	}

@@ -123,6 +123,9 @@ func (p *Participant) hostActor(r *Room) events.Actor { return p.selfActor(r) }
 
 // requireHost checks that p's preset allows a host control.
 func (p *Participant) requireHost(allowed bool, control string) error {
+	if p.waiting {
+		return fmt.Errorf("%w: %q is in the waiting room", ErrHostPermission, p.identity)
+	}
 	if !allowed {
 		if p.preset == "" {
 			return fmt.Errorf("%w: %q has no preset, so no host controls (%s)", ErrHostPermission, p.identity, control)
@@ -135,7 +138,8 @@ func (p *Participant) requireHost(allowed bool, control string) error {
 // targetLocked finds the participant a host acts on, in the host's room.
 func (r *Room) targetLocked(identity string) (*Participant, error) {
 	t := r.participants[identity]
-	if identity == "" || t == nil || !t.activated || t.left {
+	if identity == "" || t == nil || !t.activated || t.left || t.waiting {
+		// A waiting participant is not in the session: admit or deny it.
 		return nil, fmt.Errorf("%w: no participant %q in room %q", ErrParticipantNotFound, identity, r.name)
 	}
 	if t.forwardOf != nil {
@@ -256,7 +260,7 @@ func (p *Participant) HostDisableAll(video, allowUnmute bool) ([]string, error) 
 	actor := p.hostActor(r)
 	ids := []string{}
 	for _, t := range r.participants {
-		if !t.activated || t.left || t.forwardOf != nil {
+		if !t.activated || t.left || t.forwardOf != nil || t.waiting {
 			continue
 		}
 		r.disableLocked(t, video, !allowUnmute, actor)

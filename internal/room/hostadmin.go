@@ -30,8 +30,8 @@ func (s Selector) validate() error {
 }
 
 func (s Selector) matches(p *Participant) bool {
-	if !p.activated || p.left || p.forwardOf != nil {
-		return false
+	if !p.activated || p.left || p.forwardOf != nil || p.waiting {
+		return false // waiting participants are not in the session: admit or deny them
 	}
 	if len(s.Presets) > 0 && !slices.Contains(s.Presets, p.preset) {
 		return false

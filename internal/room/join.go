@@ -32,6 +32,9 @@ func (r *Room) Reserve(jp JoinParams) (*Participant, error) {
 	if err := r.admitLocked(p.identity, p.token); err != nil {
 		return nil, err
 	}
+	if r.mustWaitLocked(p) {
+		r.holdLocked(p)
+	}
 	if err := r.checkJoinLocked(p); err != nil {
 		return nil, err
 	}
@@ -77,9 +80,9 @@ func (r *Room) checkJoinLocked(p *Participant) error {
 				ErrDuplicateIdentity, p.identity, r.name, config.DuplicateReject)
 		}
 	}
-	if max := r.maxParticipants; max > 0 && !p.hidden() {
+	if max := r.maxParticipants; max > 0 && r.takesSeatLocked(p) {
 		taken := r.seatsTakenLocked()
-		if existing != nil && !existing.hidden() {
+		if existing != nil && r.takesSeatLocked(existing) {
 			taken-- // the newcomer replaces them
 		}
 		if taken >= max {
@@ -129,7 +132,7 @@ func (r *Room) Activate(p *Participant, resp *livekit.JoinResponse) error {
 	p.bumpLocked()
 	r.addLocked(p)
 
-	resp.Room = r.infoLocked()
+	resp.Room = r.roomInfoForLocked(p)
 	resp.Participant = p.infoLocked()
 	resp.OtherParticipants = r.visibleToLocked(p)
 	p.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Join{Join: resp}})
@@ -138,7 +141,14 @@ func (r *Room) Activate(p *Participant, resp *livekit.JoinResponse) error {
 	r.roomChangedLocked()
 	r.updateLifecycleLocked()
 	r.reconcileLocked()
-	r.emitParticipantLocked(events.ParticipantJoined, p, p.selfActor(r), "")
+	if p.waiting {
+		r.startWaitLocked(p)
+	} else {
+		r.emitParticipantLocked(events.ParticipantJoined, p, p.selfActor(r), "")
+	}
+	if p.canAdmit() {
+		r.hostsChangedLocked(p.selfActor(r))
+	}
 	r.mgr.log.Debug("participant joined", "room", r.name, "identity", p.identity, "sid", p.sid)
 	return nil
 }
@@ -152,7 +162,7 @@ func (r *Room) addLocked(p *Participant) {
 func (r *Room) visibleToLocked(p *Participant) []*livekit.ParticipantInfo {
 	out := make([]*livekit.ParticipantInfo, 0, len(r.participants))
 	for _, o := range r.participants {
-		if o != p && o.activated && !o.hidden() {
+		if o != p && o.activated && !o.hidden() && seesLocked(p, o) {
 			out = append(out, o.infoLocked())
 		}
 	}
@@ -172,10 +182,11 @@ func (r *Room) broadcastLocked(p *Participant, info *livekit.ParticipantInfo, to
 	r.sendOthersLocked(p, batch)
 }
 
-// sendOthersLocked sends batch to every activated participant but p.
+// sendOthersLocked sends batch to every activated participant but p who may see p
+// (a waiting participant sees nobody; only those who may admit see one).
 func (r *Room) sendOthersLocked(p *Participant, batch []*livekit.ParticipantInfo) {
 	for _, o := range r.participants {
-		if o != p && o.activated && !o.left {
+		if o != p && o.activated && !o.left && seesLocked(o, p) {
 			o.sink.SendUpdate(batch)
 		}
 	}
@@ -234,6 +245,10 @@ func (p *Participant) Leave(reason livekit.DisconnectReason) {
 // caused it.
 func (r *Room) removeLocked(p *Participant, reason livekit.DisconnectReason, actor events.Actor) {
 	r.emitLeftLocked(p, reason, actor)
+	p.stopWaitLocked()
+	if p.waiting && reason != livekit.DisconnectReason_DUPLICATE_IDENTITY {
+		delete(r.waitPlaces, p.identity) // gone from the queue (a reconnection keeps the place)
+	}
 	r.detachLocked(p, reason)
 	p.left = true
 	p.reason = reason
@@ -262,6 +277,9 @@ func (r *Room) detachLocked(p *Participant, reason livekit.DisconnectReason) {
 	}
 	if p.activated {
 		r.roomChangedLocked()
+		if p.canAdmit() {
+			r.hostsChangedLocked(events.Server)
+		}
 	}
 	r.updateLifecycleLocked()
 }
@@ -297,7 +315,7 @@ func (p *Participant) Readmit(c *auth.Claims) error {
 func (p *Participant) Snapshot() (*livekit.Room, []*livekit.ParticipantInfo) {
 	r := p.lockRoom()
 	defer r.unlock()
-	return r.infoLocked(), append(r.visibleToLocked(p), p.infoLocked())
+	return r.roomInfoForLocked(p), append(r.visibleToLocked(p), p.infoLocked())
 }
 
 // Participant returns the participant with identity, or nil.

@@ -87,6 +87,9 @@ func (m *Manager) lockCrossRoom(ctx context.Context, roomName, identity, dstName
 	if p.expelling {
 		return fail(fmt.Errorf("%w: %q is being removed from room %q", ErrParticipantNotFound, identity, roomName))
 	}
+	if p.waiting {
+		return fail(fmt.Errorf("%w: %q is in the waiting room of %q; admit or deny it first", ErrInvalidArgument, identity, roomName))
+	}
 	if err := m.checkBan(dst.name, dst.tenant, identity); err != nil {
 		return fail(fmt.Errorf("destination: %w", err))
 	}

@@ -120,6 +120,13 @@ type Participant struct {
 	preset                   string
 	host                     config.HostControls
 	audioLocked, videoLocked bool
+	// waiting is set while the participant is in the waiting room: its permission
+	// allows nothing, and held is the one it gets when admitted. waitSeq is its place
+	// in the queue; waitTimer ends the wait.
+	waiting   bool
+	held      *livekit.ParticipantPermission
+	waitSeq   uint64
+	waitTimer *time.Timer
 	// everActive is set once the media connection came up (participant_left rather
 	// than participant_connection_aborted when they go).
 	everActive bool
@@ -305,7 +312,11 @@ func (p *Participant) grantsLocked() *lkauth.ClaimGrants {
 	g.Name = p.name
 	g.Metadata = p.metadata
 	g.Attributes = maps.Clone(p.attributes)
-	g.Video.UpdateFromPermission(p.permission)
+	perm := p.permission
+	if p.waiting {
+		perm = p.held // a token refreshed while waiting carries what admission gives
+	}
+	g.Video.UpdateFromPermission(perm)
 	g.Video.Room = p.room.Load().name
 	g.Video.RoomJoin = true
 	return g

@@ -308,6 +308,10 @@ func (r *Room) presetFieldsLocked(p *Participant, pc config.PresetConfig, exists
 		return
 	}
 	p.host = pc.Host
-	p.permission = presetPermission(pc, p.permission)
+	if p.waiting {
+		p.held = presetPermission(pc, p.held)
+	} else {
+		p.permission = presetPermission(pc, p.permission)
+	}
 	p.attributes[AttrPermissions] = hostControlsText(pc.Host)
 }

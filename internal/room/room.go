@@ -71,6 +71,16 @@ type Room struct {
 	locks map[string]lockState
 	// nonces remembers recent SendData nonces, to drop retried packets.
 	nonces nonceRing
+
+	// wait holds the waiting-room settings; waitSeq numbers arrivals; waitPlaces keeps
+	// the place of a waiting identity across reconnections; admitted are the
+	// identities let in, who do not wait again; opened is set once a host opened a
+	// room of mode host_opens.
+	wait       waitSettings
+	waitSeq    uint64
+	waitPlaces map[string]uint64
+	admitted   map[string]bool
+	opened     bool
 }
 
 // unlock releases the room's lock and then runs the work deferred while holding it.
@@ -105,6 +115,7 @@ func newRoom(m *Manager, req *livekit.CreateRoomRequest) *Room {
 		participants:     make(map[string]*Participant),
 		reserved:         make(map[*Participant]struct{}),
 		bySID:            make(map[string]*Participant),
+		wait:             waitSettings{enabled: d.WaitingRoom.Enabled, mode: d.WaitingRoom.Mode, message: d.WaitingRoom.Message},
 	}
 }
 
@@ -160,7 +171,7 @@ func (r *Room) countsLocked() (num, publishers uint32, recording bool) {
 		if p.permission.GetRecorder() || p.kind == livekit.ParticipantInfo_EGRESS {
 			recording = true
 		}
-		if p.hidden() {
+		if p.hidden() || p.waiting {
 			continue
 		}
 		num++
@@ -172,20 +183,29 @@ func (r *Room) countsLocked() (num, publishers uint32, recording bool) {
 }
 
 // seatsTakenLocked counts participants that occupy a seat under max_participants:
-// everyone present or joining except hidden participants.
+// everyone present or joining except hidden participants, and except waiting ones
+// unless room.waiting_room.takes_seat.
 func (r *Room) seatsTakenLocked() uint32 {
 	var n uint32
 	for _, p := range r.participants {
-		if !p.hidden() && !p.left {
+		if r.takesSeatLocked(p) && !p.left {
 			n++
 		}
 	}
 	for p := range r.reserved {
-		if !p.hidden() {
+		if r.takesSeatLocked(p) {
 			n++
 		}
 	}
 	return n
+}
+
+// takesSeatLocked reports whether p counts against max_participants.
+func (r *Room) takesSeatLocked(p *Participant) bool {
+	if p.hidden() || p.waiting && p.held.GetHidden() {
+		return false
+	}
+	return !p.waiting || r.mgr.opts.Defaults.WaitingRoom.TakesSeat
 }
 
 // occupiedLocked reports whether anyone keeps the room open.
@@ -275,7 +295,7 @@ func (r *Room) roomChangedLocked() {
 // sendRoomLocked queues a room update for everyone in the room.
 func (r *Room) sendRoomLocked(info *livekit.Room) {
 	for _, p := range r.participants {
-		if p.activated && !p.left {
+		if p.activated && !p.left && !p.waiting {
 			p.sink.SendRoomUpdate(info)
 		}
 	}

@@ -248,7 +248,8 @@ func (s *Session) createTransports() error {
 
 // setup queues the JoinResponse and starts negotiation.
 func (s *Session) setup() error {
-	perm := s.p.Permission()
+	// A waiting participant's transports are set up as they will be once it is admitted.
+	perm := s.p.EventualPermission()
 	s.subscriberPrimary = !s.params.singlePC && perm.CanSubscribe
 
 	resp := &livekit.JoinResponse{
