@@ -1,0 +1,244 @@
+package test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/usher-rtc/usher/internal/config"
+	"github.com/usher-rtc/usher/internal/events"
+	"github.com/usher-rtc/usher/internal/room"
+	"github.com/usher-rtc/usher/internal/testutil"
+)
+
+// clinicPresets: a doctor who admits, a nurse who may not, and patients who wait.
+func clinicPresets(c *config.Config) {
+	c.Presets = map[string]config.PresetConfig{
+		"doctor": {CanPublish: true, CanSubscribe: true, CanPublishData: true, Host: config.HostControls{
+			AcceptWaitingRequests: true, KickParticipant: true,
+		}},
+		"nurse":   {CanPublish: true, CanSubscribe: true, CanPublishData: true, Host: config.HostControls{PinParticipant: true}},
+		"patient": {CanPublish: true, CanPublishSources: []string{"microphone", "camera"}, CanSubscribe: true, CanPublishData: true, WaitingRoom: true},
+	}
+}
+
+func attrOf(c *testutil.Client) map[string]string { return c.Room.LocalParticipant.Attributes() }
+
+// waitAttr waits until the local participant of c carries attribute k = v.
+func waitAttr(t *testing.T, c *testutil.Client, k, v string) {
+	t.Helper()
+	testutil.Eventually(t, 5*time.Second, func() bool { return attrOf(c)[k] == v }, c.Identity+": attribute "+k+" is not "+v)
+}
+
+// A patient waits: its SDK shows it waiting and alone, with no permission; only the
+// doctor sees it; data sent in the room never reaches it. Admitted, it sees everyone
+// and everyone sees it, and media flows both ways.
+func TestWaitingRoomHoldsAndAdmits(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(clinicPresets))
+	rc := srv.RoomClient()
+	if _, err := rc.CreateRoom(ctx10(t), &livekit.CreateRoomRequest{Name: "visit", Metadata: "diagnosis: secret"}); err != nil {
+		t.Fatal(err)
+	}
+	w := watchEvents(t, srv, "visit")
+	doctor := srv.Join(t, "visit", "doctor", preset("doctor"))
+	nurse := srv.Join(t, "visit", "nurse", preset("nurse"))
+	mp, _, vpub := publishMedia(t, nurse)
+	defer mp.close()
+	doctor.WaitForDetail(t, 10*time.Second, "track_subscribed", vpub.SID())
+
+	patient := srv.Join(t, "visit", "patient", preset("patient"))
+	if a := attrOf(patient); a["usher.waiting"] != "true" || a["usher.waiting_status"] != "host_present" {
+		t.Fatalf("the waiting patient's attributes: %v", a)
+	}
+	if n := len(patient.Room.GetRemoteParticipants()); n != 0 {
+		t.Fatalf("the waiting patient sees %d participants", n)
+	}
+	if md := patient.Room.Metadata(); md != "" {
+		t.Fatalf("the waiting patient sees the room metadata %q", md)
+	}
+	if perm := patient.Room.LocalParticipant.Permissions(); perm.GetCanPublish() || perm.GetCanSubscribe() || perm.GetCanPublishData() {
+		t.Fatalf("the waiting patient's permission: %+v", perm)
+	}
+	// The doctor sees the patient, waiting; the nurse does not (a latecomer everyone sees
+	// is the barrier).
+	doctor.WaitFor(t, 5*time.Second, "participant_connected", "patient")
+	if rp := doctor.Room.GetParticipantByIdentity("patient"); rp == nil || rp.Attributes()["usher.waiting"] != "true" {
+		t.Fatalf("the doctor does not see the patient waiting")
+	}
+	e := w.find(t, events.ParticipantWaiting)
+	if e.Participant.GetIdentity() != "patient" {
+		t.Fatalf("participant_waiting for %q", e.Participant.GetIdentity())
+	}
+	// Data sent to everyone while the patient waits never reaches it.
+	if err := nurse.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("chart of another patient")), lksdk.WithDataPublishReliable(true)); err != nil {
+		t.Fatal(err)
+	}
+	doctor.WaitFor(t, 5*time.Second, "data", "nurse")
+	srv.SignalBarrier(t, "visit", nurse)
+	if nurse.Room.GetParticipantByIdentity("patient") != nil || nurse.Has("participant_connected", "patient") {
+		t.Fatal("the nurse sees the waiting patient")
+	}
+	rooms, err := rc.ListRooms(ctx10(t), &livekit.ListRoomsRequest{Names: []string{"visit"}})
+	if err != nil || len(rooms.Rooms) != 1 || rooms.Rooms[0].NumParticipants != 2 {
+		t.Errorf("ListRooms while the patient waits: %v %v; want num_participants 2", rooms, err)
+	}
+	if p := srv.Participant(t, "visit", "patient"); p.Attributes["usher.waiting"] != "true" {
+		t.Errorf("the Room service shows the patient with %v", p.Attributes)
+	}
+
+	// A nurse may not admit.
+	_, rerr := rpc(t, nurse, "admit", `{"identity":"patient"}`)
+	wantCode(t, "a nurse admitting", rerr, 1201)
+	_, rerr = rpc(t, doctor, "admit", `{"identity":"nurse"}`)
+	wantCode(t, "admitting someone not waiting", rerr, 1206)
+	list, rerr := rpc(t, doctor, "listWaiting", `{}`)
+	if rerr != nil || len(list["waiting"].([]any)) != 1 {
+		t.Fatalf("listWaiting = %v %v", list, rerr)
+	}
+
+	res, rerr := rpc(t, doctor, "admit", `{"identity":"patient"}`)
+	if rerr != nil || res["admitted"] != "patient" {
+		t.Fatalf("admit: %v %v", res, rerr)
+	}
+	// At once: the permission of its preset, everyone, their tracks, the room.
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		return patient.Room.LocalParticipant.Permissions().GetCanPublish() && patient.Room.GetParticipantByIdentity("nurse") != nil
+	}, "the admitted patient has no permission or sees nobody")
+	waitAttr(t, patient, "usher.waiting", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	video := make(chan frame, 64)
+	go readVP8(ctx, subscribedTrack(t, patient, vpub.SID()), video)
+	expectFrames(t, "the admitted patient receives the nurse's video", video, 10, true)
+	nurse.WaitFor(t, 5*time.Second, "participant_connected", "patient")
+	pmp, _, pv := publishMedia(t, patient)
+	defer pmp.close()
+	nurseVideo := make(chan frame, 64)
+	go readVP8(ctx, subscribedTrack(t, nurse, pv.SID()), nurseVideo)
+	expectFrames(t, "the nurse receives the admitted patient's video", nurseVideo, 10, true)
+	testutil.Eventually(t, 5*time.Second, func() bool { return patient.Room.Metadata() != "" }, "the admitted patient has no room metadata")
+	srv.DataBarrier(t, "visit", patient)
+	if patient.Has("data", "nurse") {
+		t.Fatal("data sent while the patient waited reached it")
+	}
+	e = w.find(t, events.ParticipantAdmitted)
+	if e.Participant.GetIdentity() != "patient" || e.Actor.Kind != events.ActorParticipant || e.Actor.Identity != "doctor" {
+		t.Fatalf("participant_admitted for %q by %+v", e.Participant.GetIdentity(), e.Actor)
+	}
+	if e := w.next(t, events.ParticipantJoined); e.Kind != events.ParticipantJoined || e.Participant.GetIdentity() != "patient" {
+		t.Fatalf("after participant_admitted: %s for %q", e.Kind, e.Participant.GetIdentity())
+	}
+}
+
+// A denied patient leaves with USER_REJECTED, and its token is refused from then on;
+// admit-all admits in the order of arrival; one who leaves the queue is gone from it.
+func TestWaitingRoomDenyOrderAndDeparture(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(clinicPresets))
+	w := watchEvents(t, srv, "visit")
+	doctor := srv.Join(t, "visit", "doctor", preset("doctor"))
+	var waiting []*testutil.Client
+	for _, id := range []string{"p3", "p1", "p2", "p4"} {
+		waiting = append(waiting, srv.Join(t, "visit", id, preset("patient")))
+		doctor.WaitFor(t, 5*time.Second, "participant_connected", id)
+	}
+	tok := testutil.JoinToken(t, "visit", "pest", preset("patient"))
+	pest := srv.Join(t, "visit", "pest", testutil.WithToken(tok))
+	doctor.WaitFor(t, 5*time.Second, "participant_connected", "pest")
+
+	res, rerr := rpc(t, doctor, "deny", `{"identity":"pest","reason":"not on the list"}`)
+	if rerr != nil || res["denied"] != "pest" {
+		t.Fatalf("deny: %v %v", res, rerr)
+	}
+	if e := pest.WaitFor(t, 5*time.Second, "disconnected", ""); e.Detail != livekit.DisconnectReason_USER_REJECTED.String() {
+		t.Fatalf("the denied participant left with %q", e.Detail)
+	}
+	if _, err := srv.TryJoin(t, "visit", "pest", testutil.WithToken(tok)); err == nil {
+		t.Fatal("the denied participant came back with its token")
+	}
+	e := w.find(t, events.ParticipantDenied)
+	if e.Participant.GetIdentity() != "pest" || e.Actor.Identity != "doctor" || e.Reason != "not on the list" {
+		t.Fatalf("participant_denied for %q by %+v (%q)", e.Participant.GetIdentity(), e.Actor, e.Reason)
+	}
+
+	// p1 leaves the queue.
+	waiting[1].Room.Disconnect()
+	doctor.WaitFor(t, 5*time.Second, "participant_disconnected", "p1")
+	if e := w.find(t, events.ParticipantWaitingLeft); e.Participant.GetIdentity() != "p1" {
+		t.Fatalf("participant_waiting_left for %q", e.Participant.GetIdentity())
+	}
+	res, rerr = rpc(t, doctor, "admitAll", `{}`)
+	if rerr != nil {
+		t.Fatalf("admitAll: %v", rerr)
+	}
+	got := res["admitted"].([]any)
+	if len(got) != 3 || got[0] != "p3" || got[1] != "p2" || got[2] != "p4" {
+		t.Fatalf("admitAll admitted %v; want p3, p2, p4 (the order of arrival)", got)
+	}
+	for _, id := range []string{"p3", "p2", "p4"} {
+		if e := w.find(t, events.ParticipantAdmitted); e.Participant.GetIdentity() != id {
+			t.Fatalf("participant_admitted for %q; want %q", e.Participant.GetIdentity(), id)
+		}
+	}
+	for _, c := range []*testutil.Client{waiting[0], waiting[2], waiting[3]} {
+		waitAttr(t, c, "usher.waiting", "")
+	}
+}
+
+// Without a host, the waiting are told so and keep their place; a host's arrival
+// tells them; in a room a host opens, the first host lets everyone in; a wait that
+// lasts too long ends with USER_UNAVAILABLE.
+func TestWaitingRoomWithoutHost(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(func(c *config.Config) {
+		clinicPresets(c)
+		c.Room.WaitingRoom.Timeout = 3 * time.Second
+	}))
+	patient := srv.Join(t, "visit", "patient", preset("patient"))
+	if s := attrOf(patient)["usher.waiting_status"]; s != "no_host" {
+		t.Fatalf("waiting_status with no host: %q", s)
+	}
+	doctor := srv.Join(t, "visit", "doctor", preset("doctor"))
+	waitAttr(t, patient, "usher.waiting_status", "host_present")
+	doctor.Room.Disconnect()
+	waitAttr(t, patient, "usher.waiting_status", "no_host")
+	if e := patient.WaitFor(t, 10*time.Second, "disconnected", ""); e.Detail != livekit.DisconnectReason_USER_UNAVAILABLE.String() {
+		t.Fatalf("a wait that timed out ended with %q", e.Detail)
+	}
+
+	// A room the first host opens.
+	if err := srv.Server.Rooms().SetWaitingRoom(context.Background(), "visit", roomWaiting(true, config.WaitHostOpens)); err != nil {
+		t.Fatal(err)
+	}
+	a := srv.Join(t, "visit", "a")
+	b := srv.Join(t, "visit", "b", preset("patient"))
+	waitAttr(t, a, "usher.waiting", "true")
+	srv.Join(t, "visit", "doctor2", preset("doctor"))
+	for _, c := range []*testutil.Client{a, b} {
+		waitAttr(t, c, "usher.waiting", "")
+	}
+	late := srv.Join(t, "visit", "late", preset("patient"))
+	if attrOf(late)["usher.waiting"] != "" {
+		t.Fatal("a latecomer waits in a room a host opened")
+	}
+}
+
+// Waiting participants take no seat: a full room still holds them at the door, and
+// admitting one into a full room fails with its own code.
+func TestWaitingRoomSeats(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(clinicPresets))
+	if _, err := srv.RoomClient().CreateRoom(ctx10(t), &livekit.CreateRoomRequest{Name: "visit", MaxParticipants: 2}); err != nil {
+		t.Fatal(err)
+	}
+	doctor := srv.Join(t, "visit", "doctor", preset("doctor"))
+	srv.Join(t, "visit", "nurse", preset("nurse"))
+	srv.Join(t, "visit", "patient", preset("patient"))
+	doctor.WaitFor(t, 5*time.Second, "participant_connected", "patient")
+	_, rerr := rpc(t, doctor, "admit", `{"identity":"patient"}`)
+	wantCode(t, "admitting into a full room", rerr, 1207)
+}
+
+func roomWaiting(enabled bool, mode string) room.WaitingSettings {
+	return room.WaitingSettings{Enabled: enabled, Mode: mode}
+}
