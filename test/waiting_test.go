@@ -77,6 +77,21 @@ func TestWaitingRoomHoldsAndAdmits(t *testing.T) {
 		t.Fatal(err)
 	}
 	doctor.WaitFor(t, 5*time.Second, "data", "nurse")
+	// It cannot admit itself (its data connection is up once it has its answer); nor
+	// does its own data reach anyone.
+	_, rerr := rpc(t, patient, "admit", `{"identity":"patient"}`)
+	wantCode(t, "a waiting participant admitting itself", rerr, 1201)
+	if err := patient.Room.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("let me in")), lksdk.WithDataPublishReliable(true)); err != nil {
+		t.Fatalf("the waiting patient could not send data at all: %v", err)
+	}
+	// Its data channel is ordered: once the server answered a later call, it has
+	// handled the packet; the data barrier then flushes what it may have sent on.
+	_, rerr = rpc(t, patient, "listWaiting", `{}`)
+	wantCode(t, "a waiting participant listing the queue", rerr, 1201)
+	srv.DataBarrier(t, "visit", doctor, nurse)
+	if doctor.Has("data", "patient") || nurse.Has("data", "patient") {
+		t.Fatal("data of the waiting patient reached the room")
+	}
 	srv.SignalBarrier(t, "visit", nurse)
 	if nurse.Room.GetParticipantByIdentity("patient") != nil || nurse.Has("participant_connected", "patient") {
 		t.Fatal("the nurse sees the waiting patient")
@@ -90,7 +105,7 @@ func TestWaitingRoomHoldsAndAdmits(t *testing.T) {
 	}
 
 	// A nurse may not admit.
-	_, rerr := rpc(t, nurse, "admit", `{"identity":"patient"}`)
+	_, rerr = rpc(t, nurse, "admit", `{"identity":"patient"}`)
 	wantCode(t, "a nurse admitting", rerr, 1201)
 	_, rerr = rpc(t, doctor, "admit", `{"identity":"nurse"}`)
 	wantCode(t, "admitting someone not waiting", rerr, 1206)
@@ -241,4 +256,94 @@ func TestWaitingRoomSeats(t *testing.T) {
 
 func roomWaiting(enabled bool, mode string) room.WaitingSettings {
 	return room.WaitingSettings{Enabled: enabled, Mode: mode}
+}
+
+// A waiting client that crafts its own signal messages gets nothing: its add_track
+// is refused, its subscription to a track it learned of elsewhere brings no track,
+// and its data reaches nobody. Its raw signal stream never names anyone else, and a
+// resume leaves it waiting.
+func TestWaitingClientCraftedRequestsAreRefused(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(func(c *config.Config) {
+		clinicPresets(c)
+		c.Signal.JoinTimeout = time.Hour // the raw client never connects its transports
+	}))
+	doctor := srv.Join(t, "visit", "doctor", preset("doctor"))
+	nurse := srv.Join(t, "visit", "nurse", preset("nurse"))
+	mp, _, vpub := publishMedia(t, nurse)
+	defer mp.close()
+
+	c := dialRaw(t, srv, testutil.JoinToken(t, "visit", "patient", preset("patient")), "")
+	join, _ := c.await(5*time.Second, "join", func(r *livekit.SignalResponse) bool { return r.GetJoin() != nil })
+	j := join.GetJoin()
+	if len(j.OtherParticipants) != 0 || j.Room.GetMetadata() != "" || j.Room.GetNumParticipants() != 0 || j.Participant.Attributes["usher.waiting"] != "true" {
+		t.Fatalf("the waiting client's join: others %d, room %+v, attributes %v", len(j.OtherParticipants), j.Room, j.Participant.Attributes)
+	}
+	doctor.WaitFor(t, 5*time.Second, "participant_connected", "patient")
+
+	c.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_AddTrack{AddTrack: &livekit.AddTrackRequest{
+		Cid: "cam", Type: livekit.TrackType_VIDEO, Source: livekit.TrackSource_CAMERA,
+	}}})
+	c.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Subscription{Subscription: &livekit.UpdateSubscription{
+		TrackSids: []string{vpub.SID()}, Subscribe: true,
+	}}})
+	c.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateMetadata{UpdateMetadata: &livekit.UpdateParticipantMetadata{
+		Attributes: map[string]string{"usher.waiting": ""},
+	}}})
+	// Everyone else's doings while it waits: a track, metadata, a room change.
+	nurse.Room.LocalParticipant.SetMetadata("on duty")
+	if err := srv.RoomClientUpdateRoomMetadata(t, "visit", "ward 4"); err != nil {
+		t.Fatal(err)
+	}
+	srv.SignalBarrier(t, "visit", doctor, nurse)
+	for _, r := range append(c.received(), c.barrier()...) {
+		switch m := r.Message.(type) {
+		case *livekit.SignalResponse_Join, *livekit.SignalResponse_RefreshToken, *livekit.SignalResponse_PongResp,
+			*livekit.SignalResponse_RequestResponse, *livekit.SignalResponse_Offer, *livekit.SignalResponse_Trickle:
+		case *livekit.SignalResponse_Update:
+			for _, p := range m.Update.Participants {
+				if p.Identity != "patient" {
+					t.Errorf("the waiting client was told about %q", p.Identity)
+				}
+			}
+		default:
+			t.Errorf("the waiting client received %T: %v", m, r)
+		}
+	}
+	if p := srv.Participant(t, "visit", "patient"); len(p.Tracks) != 0 || p.Attributes["usher.waiting"] != "true" {
+		t.Fatalf("after the crafted requests the patient has tracks %v, attributes %v", p.Tracks, p.Attributes)
+	}
+	if doctor.Has("track_published", "patient") {
+		t.Fatal("the doctor saw a track of the waiting patient")
+	}
+
+	// The connection drops and the session resumes: still waiting, still alone.
+	sid := j.Participant.Sid
+	_ = c.ws.Close()
+	r := dialRaw(t, srv, testutil.JoinToken(t, "visit", "patient", preset("patient")), "reconnect=1&sid="+sid)
+	r.await(5*time.Second, "reconnect", func(x *livekit.SignalResponse) bool { return x.GetReconnect() != nil })
+	for _, x := range r.barrier() {
+		if u := x.GetUpdate(); u != nil {
+			for _, p := range u.Participants {
+				if p.Identity != "patient" {
+					t.Errorf("the resumed waiting client was told about %q", p.Identity)
+				} else if p.Attributes["usher.waiting"] != "true" {
+					t.Errorf("the resumed client is not waiting: %v", p.Attributes)
+				}
+			}
+		}
+		if ru := x.GetRoomUpdate(); ru != nil && (ru.Room.GetMetadata() != "" || ru.Room.GetNumParticipants() != 0) {
+			t.Errorf("the resumed waiting client was shown the room %+v", ru.Room)
+		}
+	}
+	if _, rerr := rpc(t, doctor, "admit", `{"identity":"patient"}`); rerr != nil {
+		t.Fatalf("admitting the resumed patient: %v", rerr)
+	}
+	r.await(5*time.Second, "the admission", func(x *livekit.SignalResponse) bool {
+		for _, p := range x.GetUpdate().GetParticipants() {
+			if p.Identity == "patient" && p.Permission.GetCanPublish() && p.Attributes["usher.waiting"] == "" {
+				return true
+			}
+		}
+		return false
+	})
 }
