@@ -88,6 +88,7 @@ FUZZ_TARGETS=(
   "./internal/api/twirp FuzzPresetsRequest"
   "./internal/host FuzzHandle"
   "./internal/api/twirp FuzzHostControlsService"
+  "./internal/api/twirp FuzzWaitingRoomService"
   "./internal/api/twirp FuzzWebhooksService"
   "./internal/config FuzzMerge"
   "./internal/api/rest FuzzRESTDecode"

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -290,20 +289,7 @@ func TestBackendHostControlsInBulk(t *testing.T) {
 	tok := testutil.Token(t, "backend", &lkauth.VideoGrant{RoomAdmin: true, Room: "class"})
 	call := func(method, body string, out any) int {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/twirp/usher.HostControls/"+method, bytes.NewBufferString(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if out != nil && resp.StatusCode == http.StatusOK {
-			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return resp.StatusCode
+		return twirpJSON(t, srv, "usher.HostControls/"+method, tok, body, out)
 	}
 	var ids IdentitiesJSON
 	if st := call("DisableAll", `{"room":"class","kind":"audio","allow_unmute":false,"except_hosts":true}`, &ids); st != http.StatusOK || len(ids.Identities) != 2 {

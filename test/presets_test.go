@@ -1,9 +1,7 @@
 package test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,23 +23,9 @@ func opsToken(t *testing.T) string {
 // decoded body.
 func presetsCall(t *testing.T, srv *testutil.TestServer, token, method, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, srv.URL+"/twirp/usher.Presets/"+method, bytes.NewReader([]byte(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
 	var out map[string]any
-	if err := json.Unmarshal(data, &out); err != nil {
-		t.Fatalf("%s answered %d %q", method, resp.StatusCode, data)
-	}
-	return resp.StatusCode, out
+	status := twirpJSON(t, srv, "usher.Presets/"+method, token, body, &out)
+	return status, out
 }
 
 func mustPresets(t *testing.T, srv *testutil.TestServer, method, body string) map[string]any {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	lkauth "github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
@@ -346,4 +347,71 @@ func TestWaitingClientCraftedRequestsAreRefused(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// A backend manages the waiting room through usher.WaitingRoom: it sets a room to
+// wait, lists the queue, admits, admits all and denies, as its actor.
+func TestWaitingRoomFromABackend(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(clinicPresets))
+	if _, err := srv.RoomClient().CreateRoom(ctx10(t), &livekit.CreateRoomRequest{Name: "webinar"}); err != nil {
+		t.Fatal(err)
+	}
+	w := watchEvents(t, srv, "webinar")
+	call := func(method, body string, out any) int {
+		t.Helper()
+		return twirpJSON(t, srv, "usher.WaitingRoom/"+method, testutil.Token(t, "backend", &lkauth.VideoGrant{RoomAdmin: true, Room: "webinar"}), body, out)
+	}
+	var settings struct {
+		Enabled bool   `json:"enabled"`
+		Mode    string `json:"mode"`
+		Message string `json:"message"`
+	}
+	if st := call("SetSettings", `{"room":"webinar","enabled":true,"message":"Starting soon"}`, &settings); st != 200 || !settings.Enabled || settings.Mode != "admit" {
+		t.Fatalf("SetSettings: %d %+v", st, settings)
+	}
+	// Everyone without a host preset waits now, preset or not.
+	a := srv.Join(t, "webinar", "a")
+	b := srv.Join(t, "webinar", "b")
+	c := srv.Join(t, "webinar", "c")
+	for _, x := range []*testutil.Client{a, b, c} {
+		if attrOf(x)["usher.waiting"] != "true" || attrOf(x)["usher.waiting_message"] != "Starting soon" {
+			t.Fatalf("%s: %v", x.Identity, attrOf(x))
+		}
+	}
+	var list struct {
+		Waiting []struct {
+			Identity string `json:"identity"`
+		} `json:"waiting"`
+	}
+	if st := call("ListWaiting", `{"room":"webinar"}`, &list); st != 200 || len(list.Waiting) != 3 || list.Waiting[0].Identity != "a" || list.Waiting[2].Identity != "c" {
+		t.Fatalf("ListWaiting: %d %+v", st, list)
+	}
+	if st := call("Deny", `{"room":"webinar","identity":"b","reason":"no ticket"}`, nil); st != 200 {
+		t.Fatalf("Deny: %d", st)
+	}
+	if e := b.WaitFor(t, 5*time.Second, "disconnected", ""); e.Detail != livekit.DisconnectReason_USER_REJECTED.String() {
+		t.Fatalf("the denied participant left with %q", e.Detail)
+	}
+	if e := w.find(t, events.ParticipantDenied); e.Actor.Kind != events.ActorAdmin || e.Actor.Identity != "backend" {
+		t.Fatalf("participant_denied by %+v", e.Actor)
+	}
+	var ids struct {
+		Identities []string `json:"identities"`
+	}
+	if st := call("AdmitAll", `{"room":"webinar"}`, &ids); st != 200 || len(ids.Identities) != 2 || ids.Identities[0] != "a" {
+		t.Fatalf("AdmitAll: %d %+v", st, ids)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		return a.Room.GetParticipantByIdentity("c") != nil && c.Room.GetParticipantByIdentity("a") != nil
+	}, "the admitted do not see each other")
+	if st := call("Admit", `{"room":"webinar","identity":"a"}`, nil); st != 412 {
+		t.Fatalf("admitting someone not waiting: HTTP %d", st)
+	}
+	if st := call("SetSettings", `{"room":"webinar","enabled":true,"mode":"lottery"}`, nil); st != 400 {
+		t.Fatalf("an unknown mode: HTTP %d", st)
+	}
+	other := testutil.Token(t, "backend", &lkauth.VideoGrant{RoomAdmin: true, Room: "elsewhere"})
+	if st := twirpJSON(t, srv, "usher.WaitingRoom/ListWaiting", other, `{"room":"webinar"}`, nil); st != 403 {
+		t.Fatalf("an admin of another room listing the queue: HTTP %d", st)
+	}
 }

@@ -106,6 +106,7 @@ var catalogue = []row{
 	{room.ErrInvalidTarget, Entry{twirp.InvalidArgument, http.StatusBadRequest, "INVALID_TARGET"}},
 	{room.ErrHostPermission, Entry{twirp.PermissionDenied, http.StatusForbidden, "FORBIDDEN"}},
 	{room.ErrHardMuted, Entry{twirp.FailedPrecondition, http.StatusPreconditionFailed, "HARD_MUTED"}},
+	{room.ErrNotWaiting, Entry{twirp.FailedPrecondition, http.StatusPreconditionFailed, "NOT_WAITING"}},
 	{room.ErrPresetNotFound, Entry{twirp.NotFound, http.StatusNotFound, "PRESET_NOT_FOUND"}},
 	{room.ErrPresetExists, Entry{twirp.AlreadyExists, http.StatusConflict, "PRESET_EXISTS"}},
 	{room.ErrPresetReadOnly, Entry{twirp.FailedPrecondition, http.StatusPreconditionFailed, "PRESET_READ_ONLY"}},

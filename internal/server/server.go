@@ -229,6 +229,11 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		MaxBodySize: 64 << 10, // a room, a few short lists
 		Logger:      log.With("component", "twirp"),
 	}))
+	mux.Handle("/twirp/"+twirpapi.WaitingRoomServiceName+"/", twirpapi.NewWaitingRoomHandler(twirpapi.NewWaitingRoom(s.rooms), twirpapi.HandlerOptions{
+		Verifier:    s.verifier,
+		MaxBodySize: 64 << 10, // a room, an identity, a message
+		Logger:      log.With("component", "twirp"),
+	}))
 	mux.Handle("/twirp/"+twirpapi.ModerationServiceName+"/", twirpapi.NewModerationHandler(moderation, twirpapi.HandlerOptions{
 		Verifier:    s.verifier,
 		MaxBodySize: cfg.Limit.MaxRequestBodySize,

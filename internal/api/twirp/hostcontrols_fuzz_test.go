@@ -45,27 +45,33 @@ func FuzzHostControlsService(f *testing.F) {
 		MaxBodySize: cfg.Limit.MaxRequestBodySize,
 	})
 	f.Fuzz(func(t *testing.T, m uint8, body []byte) {
-		method := hostControlsMethods[int(m)%len(hostControlsMethods)]
-		req := httptest.NewRequest(http.MethodPost, "/twirp/"+HostControlsServiceName+"/"+method, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+target.token)
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		theirs, _ := target.mgr.Room("theirs")
-		if theirs == nil || len(theirs.Participants()) != 2 {
-			t.Fatalf("%s with an admin token for another room changed room \"theirs\" (body %q)", method, body)
-		}
-		for _, p := range theirs.Participants() {
-			if len(p.Attributes) > 0 {
-				t.Fatalf("%s changed %q in room \"theirs\": %v (body %q)", method, p.Identity, p.Attributes, body)
-			}
-		}
-		if w.Code == http.StatusOK {
-			if !json.Valid(w.Body.Bytes()) {
-				t.Fatalf("%s: a success that is not JSON: %q", method, w.Body.String())
-			}
-			return
-		}
-		checkTwirpError(t, method, body, w)
+		serveAgainstTheirs(t, h, target, HostControlsServiceName, hostControlsMethods[int(m)%len(hostControlsMethods)], body)
 	})
+}
+
+// serveAgainstTheirs posts body to service/method with the target's token (admin of
+// room "mine") and checks that room "theirs" is untouched and the answer is JSON or a
+// well-formed Twirp error.
+func serveAgainstTheirs(t *testing.T, h http.Handler, target *moderationTarget, service, method string, body []byte) {
+	req := httptest.NewRequest(http.MethodPost, "/twirp/"+service+"/"+method, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+target.token)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	theirs, _ := target.mgr.Room("theirs")
+	if theirs == nil || len(theirs.Participants()) != 2 {
+		t.Fatalf("%s with an admin token for another room changed room \"theirs\" (body %q)", method, body)
+	}
+	for _, p := range theirs.Participants() {
+		if len(p.Attributes) > 0 {
+			t.Fatalf("%s changed %q in room \"theirs\": %v (body %q)", method, p.Identity, p.Attributes, body)
+		}
+	}
+	if w.Code == http.StatusOK {
+		if !json.Valid(w.Body.Bytes()) {
+			t.Fatalf("%s: a success that is not JSON: %q", method, w.Body.String())
+		}
+		return
+	}
+	checkTwirpError(t, method, body, w)
 }
