@@ -210,6 +210,13 @@ func twirpProbes(t *testing.T) []probe {
 		tw("usher.HostControls: 65 presets", "usher.HostControls/RemoveParticipants", jsonBody(map[string]any{"room": "cat", "presets": make([]string, 65)}), 400, "invalid_argument", "at most 64"),
 		tw("usher.HostControls: another room", "usher.HostControls/Pin", []byte(`{"room":"bystander","identity":"stay"}`), 403, "permission_denied", `"bystander"`),
 		tw("usher.HostControls: pin nobody", "usher.HostControls/Pin", []byte(`{"room":"cat","identity":"nobody"}`), 404, "not_found", `"nobody"`),
+		tw("usher.WaitingRoom: admit nobody", "usher.WaitingRoom/Admit", []byte(`{"room":"cat","identity":"nobody"}`), 404, "not_found", `"nobody"`),
+		tw("usher.WaitingRoom: admit someone not waiting", "usher.WaitingRoom/Admit", []byte(`{"room":"cat","identity":"alice"}`), 412, "failed_precondition", "not waiting"),
+		tw("usher.WaitingRoom: unknown mode", "usher.WaitingRoom/SetSettings", []byte(`{"room":"cat","enabled":true,"mode":"lottery"}`), 400, "invalid_argument", "lottery"),
+		tw("usher.WaitingRoom: long message", "usher.WaitingRoom/SetSettings", jsonBody(map[string]any{"room": "cat", "message": strings.Repeat("m", 1025)}), 400, "invalid_argument", "1024"),
+		tw("usher.WaitingRoom: deny with a long reason", "usher.WaitingRoom/Deny", jsonBody(map[string]any{"room": "cat", "identity": "stay", "reason": strings.Repeat("r", 513)}), 400, "invalid_argument", "reason"),
+		tw("usher.WaitingRoom: another room", "usher.WaitingRoom/AdmitAll", []byte(`{"room":"bystander"}`), 403, "permission_denied", `"bystander"`),
+		tw("usher.WaitingRoom: unknown field", "usher.WaitingRoom/ListWaiting", []byte(`{"room":"cat","all":true}`), 400, "malformed", "all"),
 		tw("usher service: unknown method", "usher.HostControls/Explode", []byte(`{}`), 404, "bad_route", "Explode"),
 		{"usher service: protobuf", twirpCall("usher.Audit/ListAuditEvents", "application/protobuf", "$admin", []byte{0x0a, 0x01, 'x'}), result{404, "bad_route", "application/json"}},
 		// Routing.
