@@ -1,6 +1,6 @@
 // @usher-rtc/host-controls: RealtimeKit's host controls for livekit-client against Usher.
-export { UsherMeeting, UsherParticipants, ParticipantMap, SERVER_IDENTITY, roomLeftState } from './meeting.js';
-export type { MeetingOptions, JoinedEvents, PinnedEvents } from './meeting.js';
+export { UsherMeeting, UsherParticipants, ParticipantMap, WaitlistMap, SERVER_IDENTITY, roomLeftState } from './meeting.js';
+export type { MeetingOptions, JoinedEvents, PinnedEvents, WaitlistedEvents } from './meeting.js';
 export { UsherParticipant, UsherSelf } from './participant.js';
 export type {
   AudioUpdate,
@@ -12,6 +12,8 @@ export type {
   SelfEvents,
   RoomLeft,
   RoomLeftState,
+  RoomState,
+  WaitingUpdate,
 } from './participant.js';
 export { ClientError, ErrorCode, toClientError } from './errors.js';
 export type { ErrorCodeName } from './errors.js';
@@ -22,6 +24,9 @@ export {
   ATTR_PINNED,
   ATTR_AUDIO_LOCKED,
   ATTR_VIDEO_LOCKED,
+  ATTR_WAITING,
+  ATTR_WAITING_STATUS,
+  ATTR_WAITING_MESSAGE,
 } from './permissions.js';
 export type { HostPermissions } from './permissions.js';
 export type {
@@ -32,6 +37,10 @@ export type {
   UnpinResponse,
   KickResponse,
   BanResponse,
+  AdmitResponse,
+  AdmitAllResponse,
+  DenyResponse,
+  WaitingMessageResponse,
   KickAllResponse,
 } from './responses.js';
 export { Emitter } from './emitter.js';

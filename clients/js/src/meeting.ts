@@ -15,7 +15,15 @@ import {
   type RoomLeftState,
   type VideoUpdate,
 } from './participant.js';
-import type { DisableAllResponse, KickAllResponse } from './responses.js';
+import type {
+  AdmitAllResponse,
+  AdmitResponse,
+  DenyResponse,
+  DisableAllResponse,
+  KickAllResponse,
+  WaitingMessageResponse,
+} from './responses.js';
+import { ATTR_WAITING } from './permissions.js';
 
 /** The identity the server answers host controls on. No participant has it. */
 export const SERVER_IDENTITY = 'usher';
@@ -24,6 +32,8 @@ export const SERVER_IDENTITY = 'usher';
 const CLIENT_INITIATED = 1 as DisconnectReason;
 const PARTICIPANT_REMOVED = 4 as DisconnectReason;
 const ROOM_DELETED = 5 as DisconnectReason;
+const USER_UNAVAILABLE = 11 as DisconnectReason;
+const USER_REJECTED = 12 as DisconnectReason;
 
 /** roomLeft's state for a LiveKit DisconnectReason. */
 export function roomLeftState(reason: DisconnectReason | undefined): RoomLeftState {
@@ -34,6 +44,10 @@ export function roomLeftState(reason: DisconnectReason | undefined): RoomLeftSta
       return 'ended';
     case CLIENT_INITIATED:
       return 'left';
+    case USER_REJECTED:
+      return 'rejected';
+    case USER_UNAVAILABLE:
+      return 'waitingTimedOut';
     default:
       return 'disconnected';
   }
@@ -47,6 +61,15 @@ export type JoinedEvents = {
   pinned: [UsherParticipant];
   unpinned: [UsherParticipant];
   mediaLockUpdate: [UsherParticipant, MediaLockUpdate];
+};
+
+export type WaitlistedEvents = {
+  /** Someone arrived in the waiting room. */
+  participantJoined: [UsherParticipant];
+  /** Someone left the waiting room: admitted (then in joined), denied, or gone. */
+  participantLeft: [UsherParticipant];
+  /** A waiting participant's message or status changed. */
+  participantUpdate: [UsherParticipant];
 };
 
 export type PinnedEvents = {
@@ -101,12 +124,28 @@ export class ParticipantMap<E extends { [event: string]: unknown[] }> extends Em
   }
 }
 
+/** The waiting room's queue: toArray() is in the order of arrival. */
+export class WaitlistMap extends ParticipantMap<WaitlistedEvents> {
+  override toArray(): UsherParticipant[] {
+    return super.toArray().sort((a, b) => joinedAtMs(a) - joinedAtMs(b));
+  }
+}
+
+function joinedAtMs(p: UsherParticipant): number {
+  return p.livekitParticipant.joinedAt?.getTime() ?? 0;
+}
+
 /** meeting.participants: the remote participants, and the actions on all of them. */
 export class UsherParticipants {
   /** Every remote participant in the session, by identity. */
   readonly joined = new ParticipantMap<JoinedEvents>();
   /** The pinned remote participant (one at most; the local one shows in self.isPinned). */
   readonly pinned = new ParticipantMap<PinnedEvents>();
+  /**
+   * The waiting room's queue (RealtimeKit's waitlisted), seen only by participants whose
+   * preset has accept_waiting_requests. toArray() lists it in the order of arrival.
+   */
+  readonly waitlisted = new WaitlistMap();
 
   /** @internal */
   constructor(private readonly meeting: UsherMeeting) {}
@@ -118,6 +157,33 @@ export class UsherParticipants {
    */
   disableAllAudio(allowUnmute = true): Promise<DisableAllResponse> {
     return this.meeting.hostControl<DisableAllResponse>('disableAllAudio', { allowUnmute });
+  }
+
+  /** Lets a waiting participant in. Needs accept_waiting_requests. */
+  acceptWaitingRoomRequest(id: string): Promise<AdmitResponse> {
+    return this.meeting.hostControl<AdmitResponse>('admit', { identity: id });
+  }
+
+  /** Lets everyone waiting in, in the order they arrived. Needs accept_waiting_requests. */
+  acceptAllWaitingRoomRequests(): Promise<AdmitAllResponse> {
+    return this.meeting.hostControl<AdmitAllResponse>('admitAll', {});
+  }
+
+  /**
+   * Turns a waiting participant away: it leaves with roomLeft state "rejected", and its
+   * token no longer joins the room. Needs accept_waiting_requests.
+   */
+  rejectWaitingRoomRequest(id: string, reason?: string): Promise<DenyResponse> {
+    const payload: Record<string, unknown> = { identity: id };
+    if (reason !== undefined) payload.reason = reason;
+    return this.meeting.hostControl<DenyResponse>('deny', payload);
+  }
+
+  /** Shows a message to everyone waiting (or to the one with id). Needs accept_waiting_requests. */
+  setWaitingRoomMessage(message: string, id?: string): Promise<WaitingMessageResponse> {
+    const payload: Record<string, unknown> = { message };
+    if (id !== undefined) payload.identity = id;
+    return this.meeting.hostControl<WaitingMessageResponse>('setWaitingMessage', payload);
   }
 
   /** Disables everyone's camera, the caller's included. Needs disable_participant_video. */
@@ -240,13 +306,28 @@ export class UsherMeeting implements HostControlCaller {
 
   private wrapperOf(p: Participant): UsherSelf | UsherParticipant | undefined {
     if (p === this.room.localParticipant) return this.self;
-    const w = this.participants.joined.get(p.identity);
+    const w = this.participants.joined.get(p.identity) ?? this.participants.waitlisted.get(p.identity);
     return w && w.livekitParticipant === p ? w : undefined;
   }
 
   private attributesChanged(p: Participant): void {
     const w = this.wrapperOf(p);
     if (!w) return;
+    if (w !== this.self) {
+      const rp = w as UsherParticipant;
+      const waiting = this.participants.waitlisted.get(rp.id) === rp;
+      if (waiting !== (p.attributes[ATTR_WAITING] === 'true')) {
+        // Admitted (or, rarely, sent back to wait): it moves between the maps.
+        this.remove(rp.id);
+        this.add(p as RemoteParticipant);
+        return;
+      }
+      if (waiting) {
+        rp._refreshAttributes();
+        this.participants.waitlisted.emit('participantUpdate', rp);
+        return;
+      }
+    }
     const change = w._refreshAttributes();
     if (!change || w === this.self) return;
     const rp = w as UsherParticipant;
@@ -273,12 +354,18 @@ export class UsherMeeting implements HostControlCaller {
 
   private add(lp: RemoteParticipant): void {
     const joined = this.participants.joined;
-    const existing = joined.get(lp.identity);
+    const waitlisted = this.participants.waitlisted;
+    const existing = joined.get(lp.identity) ?? waitlisted.get(lp.identity);
     if (existing) {
       if (existing.livekitParticipant === lp) return;
       this.remove(lp.identity); // the same identity on a new participant object: it left and came back
     }
     const p = new UsherParticipant(lp, this);
+    if (lp.attributes[ATTR_WAITING] === 'true') {
+      waitlisted._set(p);
+      waitlisted.emit('participantJoined', p);
+      return;
+    }
     p.on('audioUpdate', (u) => joined.emit('audioUpdate', p, u));
     p.on('videoUpdate', (u) => joined.emit('videoUpdate', p, u));
     p.on('mediaLockUpdate', (u) => joined.emit('mediaLockUpdate', p, u));
@@ -288,6 +375,13 @@ export class UsherMeeting implements HostControlCaller {
   }
 
   private remove(identity: string): void {
+    const waitlisted = this.participants.waitlisted;
+    const w = waitlisted.get(identity);
+    if (w) {
+      waitlisted._delete(identity);
+      waitlisted.emit('participantLeft', w);
+      return;
+    }
     const joined = this.participants.joined;
     const p = joined.get(identity);
     if (!p) return;
@@ -300,7 +394,7 @@ export class UsherMeeting implements HostControlCaller {
   private sync(): void {
     if (this.room.state !== 'disconnected') this.self._rejoined();
     const present = this.room.remoteParticipants;
-    for (const id of [...this.participants.joined.keys()]) {
+    for (const id of [...this.participants.joined.keys(), ...this.participants.waitlisted.keys()]) {
       if (!present.has(id)) this.remove(id);
     }
     for (const lp of present.values()) {
@@ -317,6 +411,7 @@ export class UsherMeeting implements HostControlCaller {
     // The SDK has already dropped every remote participant, without participantDisconnected.
     this.participants.pinned._clear();
     this.participants.joined._clear();
+    this.participants.waitlisted._clear();
     this.self._roomLeft({ state: roomLeftState(reason), reason });
   }
 }

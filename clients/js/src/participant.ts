@@ -11,6 +11,9 @@ import {
   ATTR_PINNED,
   ATTR_PRESET,
   ATTR_VIDEO_LOCKED,
+  ATTR_WAITING,
+  ATTR_WAITING_MESSAGE,
+  ATTR_WAITING_STATUS,
   parsePermissions,
   samePermissions,
   type HostPermissions,
@@ -270,11 +273,26 @@ function withAllowUnmute(payload: Record<string, unknown>, opts: DisableOptions)
 }
 
 /** How the local participant left: RealtimeKit's roomLeft states. */
-export type RoomLeftState = 'left' | 'kicked' | 'ended' | 'disconnected';
+export type RoomLeftState = 'left' | 'kicked' | 'ended' | 'rejected' | 'waitingTimedOut' | 'disconnected';
+
+/** Where the local participant is: RealtimeKit's roomState. */
+export type RoomState = 'init' | 'waitlisted' | 'joined' | RoomLeftState;
+
+/** The payload of waitingUpdate: what a waiting participant is told. */
+export interface WaitingUpdate {
+  /** host_present: someone who may admit is in the room; no_host: nobody is, and the place in the queue is kept. */
+  status?: string;
+  /** The host's message, if any. */
+  message?: string;
+}
 
 /** The payload of roomLeft. */
 export interface RoomLeft {
-  /** kicked: removed by a host (or an admin); ended: the session ended (kickAll, room deleted); left: leave() was called; disconnected: anything else. */
+  /**
+   * kicked: removed by a host (or an admin); ended: the session ended (kickAll, room
+   * deleted); rejected: turned away from the waiting room; waitingTimedOut: nobody
+   * admitted it in time; left: leave() was called; disconnected: anything else.
+   */
   state: RoomLeftState;
   /** LiveKit's DisconnectReason, as the SDK reported it. */
   reason?: number;
@@ -284,12 +302,21 @@ export type SelfEvents = ParticipantEvents<UsherSelf> & {
   roomLeft: [RoomLeft];
   /** self.permissions changed (a preset updated live, or a new preset). */
   permissionsUpdate: [HostPermissions];
+  /** The local participant is held in the waiting room. */
+  waitlisted: [];
+  /** The local participant was let in from the waiting room (or joined without waiting). */
+  roomJoined: [];
+  /** The waiting room's status or the host's message changed. */
+  waitingUpdate: [WaitingUpdate];
 };
 
 /** The local participant, meeting.self. */
 export class UsherSelf extends BaseParticipant<UsherSelf, SelfEvents, LocalParticipant> {
   private perms: HostPermissions;
   private left = false;
+  private leftState: RoomLeftState | undefined;
+  private waiting: boolean | undefined;
+  private waitingInfo: WaitingUpdate = {};
 
   /** @internal */
   constructor(p: LocalParticipant, caller: HostControlCaller) {
@@ -311,12 +338,41 @@ export class UsherSelf extends BaseParticipant<UsherSelf, SelfEvents, LocalParti
     return this.left;
   }
 
+  /** Where the local participant is: waitlisted, joined, or how it left (RealtimeKit's roomState). */
+  get roomState(): RoomState {
+    if (this.left) return this.leftState ?? 'left';
+    if (this.waiting === undefined) return 'init';
+    return this.waiting ? 'waitlisted' : 'joined';
+  }
+
+  /** Whether the local participant is held in the waiting room (usher.waiting). */
+  get isWaitlisted(): boolean {
+    return this.waiting === true;
+  }
+
+  /** While waitlisted: whether a host is present, and the host's message. */
+  get waitingRoom(): Readonly<WaitingUpdate> {
+    return this.waitingInfo;
+  }
+
   /** @internal */
   override _refreshAttributes(): 'pinned' | 'unpinned' | undefined {
     const perms = parsePermissions(this.attr(ATTR_PERMISSIONS));
     if (!samePermissions(perms, this.perms)) {
       this.perms = perms;
       this.emit('permissionsUpdate', perms);
+    }
+    if (this.livekitParticipant.identity !== '') {
+      const waiting = this.attr(ATTR_WAITING) === 'true';
+      const info: WaitingUpdate = { status: this.attr(ATTR_WAITING_STATUS), message: this.attr(ATTR_WAITING_MESSAGE) };
+      if (waiting !== this.waiting) {
+        this.waiting = waiting;
+        this.waitingInfo = info;
+        this.emit(waiting ? 'waitlisted' : 'roomJoined');
+      } else if (waiting && (info.status !== this.waitingInfo.status || info.message !== this.waitingInfo.message)) {
+        this.waitingInfo = info;
+        this.emit('waitingUpdate', { ...info });
+      }
     }
     return super._refreshAttributes();
   }
@@ -325,12 +381,14 @@ export class UsherSelf extends BaseParticipant<UsherSelf, SelfEvents, LocalParti
   _roomLeft(ev: RoomLeft): void {
     if (this.left) return;
     this.left = true;
+    this.leftState = ev.state;
     this.emit('roomLeft', ev);
   }
 
   /** @internal (a new connection of the same room object) */
   _rejoined(): void {
     this.left = false;
+    this.leftState = undefined;
   }
 
   /**

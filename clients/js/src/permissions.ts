@@ -6,6 +6,9 @@ export const ATTR_PERMISSIONS = 'usher.permissions';
 export const ATTR_PINNED = 'usher.pinned';
 export const ATTR_AUDIO_LOCKED = 'usher.audio_locked';
 export const ATTR_VIDEO_LOCKED = 'usher.video_locked';
+export const ATTR_WAITING = 'usher.waiting';
+export const ATTR_WAITING_STATUS = 'usher.waiting_status';
+export const ATTR_WAITING_MESSAGE = 'usher.waiting_message';
 
 /** The host controls, with RealtimeKit's names. All false without a preset. */
 export interface HostPermissions {

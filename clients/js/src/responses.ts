@@ -42,3 +42,23 @@ export interface BanResponse {
 export interface KickAllResponse {
   ended: boolean;
 }
+
+/** admit. */
+export interface AdmitResponse {
+  admitted: string;
+}
+
+/** admitAll: the identities let in, in the order they arrived. */
+export interface AdmitAllResponse {
+  admitted: string[];
+}
+
+/** deny. */
+export interface DenyResponse {
+  denied: string;
+}
+
+/** setWaitingMessage: who got the message. */
+export interface WaitingMessageResponse {
+  identities: string[];
+}

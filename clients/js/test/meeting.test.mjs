@@ -409,6 +409,8 @@ describe('roomLeft', () => {
     [LK.DisconnectReason.PARTICIPANT_REMOVED, 'kicked'],
     [LK.DisconnectReason.ROOM_DELETED, 'ended'],
     [LK.DisconnectReason.CLIENT_INITIATED, 'left'],
+    [LK.DisconnectReason.USER_REJECTED, 'rejected'],
+    [LK.DisconnectReason.USER_UNAVAILABLE, 'waitingTimedOut'],
     [LK.DisconnectReason.SIGNAL_CLOSE, 'disconnected'],
   ]) {
     it(`${state} for DisconnectReason ${reason}`, async () => {
@@ -426,5 +428,72 @@ describe('roomLeft', () => {
     const seen = record(meeting.self, 'roomLeft');
     await meeting.leave();
     assert.equal(seen[0][1].state, 'left');
+  });
+});
+
+describe('the waiting room', () => {
+  it('keeps waiting participants in waitlisted, in the order of arrival, and moves them to joined when admitted', () => {
+    const { room, meeting } = setup();
+    const a = new FakeParticipant('a', { 'usher.waiting': 'true' });
+    a.joinedAt = new Date(2000);
+    const b = new FakeParticipant('b', { 'usher.waiting': 'true' });
+    b.joinedAt = new Date(1000);
+    const seen = record(meeting.participants.waitlisted, 'participantJoined', 'participantLeft', 'participantUpdate');
+    const joined = record(meeting.participants.joined, 'participantJoined');
+    room.join(a);
+    room.join(b);
+    assert.deepEqual(meeting.participants.waitlisted.toArray().map((p) => p.id), ['b', 'a']);
+    assert.equal(meeting.participants.joined.has('a'), false);
+    room.setAttributes(a, { 'usher.waiting_message': 'soon' });
+    room.setAttributes(a, { 'usher.waiting': undefined, 'usher.waiting_message': undefined });
+    assert.equal(meeting.participants.waitlisted.has('a'), false);
+    assert.equal(meeting.participants.joined.get('a').id, 'a');
+    room.leave(b);
+    assert.deepEqual(
+      seen.map(([e, p]) => [e, p.id]),
+      [
+        ['participantJoined', 'a'],
+        ['participantJoined', 'b'],
+        ['participantUpdate', 'a'],
+        ['participantLeft', 'a'],
+        ['participantLeft', 'b'],
+      ],
+    );
+    assert.deepEqual(joined.map(([e, p]) => [e, p.id]), [['participantJoined', 'a']]);
+  });
+
+  it('tells the local participant it waits, what it is told, and when it is let in', () => {
+    const self = new FakeLocalParticipant('patient', { 'usher.waiting': 'true', 'usher.waiting_status': 'no_host' });
+    const room = new FakeRoom(self);
+    const meeting = new UsherMeeting(room);
+    assert.equal(meeting.self.roomState, 'waitlisted');
+    assert.equal(meeting.self.isWaitlisted, true);
+    assert.deepEqual(meeting.self.waitingRoom, { status: 'no_host', message: undefined });
+    const seen = record(meeting.self, 'waitingUpdate', 'roomJoined', 'waitlisted');
+    room.setAttributes(self, { 'usher.waiting_status': 'host_present', 'usher.waiting_message': 'Two minutes' });
+    room.setAttributes(self, { 'usher.waiting': undefined, 'usher.waiting_status': undefined, 'usher.waiting_message': undefined });
+    assert.deepEqual(seen, [['waitingUpdate', { status: 'host_present', message: 'Two minutes' }], ['roomJoined']]);
+    assert.equal(meeting.self.roomState, 'joined');
+  });
+
+  it('calls admit, admitAll, deny and setWaitingMessage', async () => {
+    const { self, meeting } = setup();
+    await meeting.participants.acceptWaitingRoomRequest('a');
+    await meeting.participants.acceptAllWaitingRoomRequests();
+    await meeting.participants.rejectWaitingRoomRequest('b');
+    await meeting.participants.rejectWaitingRoomRequest('c', 'no ticket');
+    await meeting.participants.setWaitingRoomMessage('soon');
+    await meeting.participants.setWaitingRoomMessage('you are next', 'a');
+    assert.deepEqual(
+      self.calls.map((c) => [c.method, JSON.parse(c.payload)]),
+      [
+        ['admit', { identity: 'a' }],
+        ['admitAll', {}],
+        ['deny', { identity: 'b' }],
+        ['deny', { identity: 'c', reason: 'no ticket' }],
+        ['setWaitingMessage', { message: 'soon' }],
+        ['setWaitingMessage', { message: 'you are next', identity: 'a' }],
+      ],
+    );
   });
 });
