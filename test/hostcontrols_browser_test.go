@@ -108,6 +108,8 @@ func hostControlsWrapperBuilt(t *testing.T) {
 }
 
 type hostControlsInput struct {
+	// Scenario is "host-controls" (the default) or "waiting-room".
+	Scenario       string             `json:"scenario,omitempty"`
 	URL            string             `json:"url"`
 	Participants   []hostControlsPeer `json:"participants"`
 	StageTimeoutMs int64              `json:"stageTimeoutMs"`
@@ -128,6 +130,9 @@ type hostControlsResult struct {
 	Error       string            `json:"error"`
 	Versions    map[string]string `json:"versions"`
 	TotalMs     int64             `json:"totalMs"`
+	// AdmitToMediaMs is, in the waiting-room scenario, how long from the host's admit
+	// to the admitted page having the host's microphone and camera.
+	AdmitToMediaMs int64 `json:"admitToMediaMs"`
 	Steps       []struct {
 		Name string `json:"name"`
 		Ms   int64  `json:"ms"`
@@ -216,4 +221,30 @@ func (r *hostControlsResult) report(t *testing.T) {
 			t.Logf("---- %s: SDK log (tail)\n  %s", p.Identity, strings.Join(p.SDKLogTail, "\n  "))
 		}
 	}
+}
+
+// The waiting room in Chromium: a doctor (the wrapper's waitlisted map and
+// accept/reject calls) and two patients with the unchanged livekit-client, each with its
+// preset from its token. test/browser/hostcontrols.mjs (scenario "waiting-room") checks
+// that the waiting pages see nobody and nobody but the doctor sees them, the message,
+// the 1201 of a waiting patient, admit (media both ways) and deny (roomLeft "rejected",
+// the token refused after).
+func TestWaitingRoomBrowser(t *testing.T) {
+	node := browserPrerequisites(t)
+	hostControlsWrapperBuilt(t)
+	srv := testutil.StartServer(t, testutil.WithConfig(func(c *config.Config) {
+		c.RTC.NodeIP = "127.0.0.1"
+		clinicPresets(c)
+	}))
+	in := hostControlsInput{Scenario: "waiting-room", URL: srv.WSURL, StageTimeoutMs: browserStageTimeout.Milliseconds(), TmpDir: t.TempDir()}
+	for _, p := range []struct{ identity, role string }{{"doctor", "doctor"}, {"pat", "patient"}, {"sam", "patient"}} {
+		tok := testutil.JoinToken(t, "visit", p.identity, testutil.WithAttributes(map[string]string{"usher.preset": p.role}))
+		in.Participants = append(in.Participants, hostControlsPeer{Identity: p.identity, Role: p.role, Token: tok})
+	}
+	res := runHostControls(t, node, in)
+	res.report(t)
+	if !res.OK {
+		t.Fatalf("the waiting room did not behave as described: stopped at step %q: %s", res.Stage, res.Error)
+	}
+	t.Logf("admit to the doctor's media on the admitted page: %d ms", res.AdmitToMediaMs)
 }

@@ -107,6 +107,14 @@ function listen(meeting) {
   meeting.self.on('permissionsUpdate', (permissions) => {
     rec('self', 'permissionsUpdate', meeting.self, { permissions: { ...permissions } });
   });
+
+  // The waiting room.
+  meeting.participants.waitlisted.on('participantJoined', (participant) => rec('waitlisted', 'participantJoined', participant));
+  meeting.participants.waitlisted.on('participantLeft', (participant) => rec('waitlisted', 'participantLeft', participant));
+  meeting.participants.waitlisted.on('participantUpdate', (participant) => rec('waitlisted', 'participantUpdate', participant));
+  meeting.self.on('waitlisted', () => rec('self', 'waitlisted', meeting.self));
+  meeting.self.on('roomJoined', () => rec('self', 'roomJoined', meeting.self));
+  meeting.self.on('waitingUpdate', ({ status, message }) => rec('self', 'waitingUpdate', meeting.self, { status, message }));
 }
 
 // The seed's try/catch around each host control: the 1201 branch returns, anything else
@@ -158,6 +166,27 @@ const ACTIONS = {
   unpin: ({ target }) => seedTry(() => pick(target).unpin()),
   kick: ({ target }) => seedTry(() => pick(target).kick()),
   kickAll: () => seedTry(() => meeting().participants.kickAll()),
+  // The waiting room.
+  admit: ({ target }) => seedTry(() => meeting().participants.acceptWaitingRoomRequest(target)),
+  admitAll: () => seedTry(() => meeting().participants.acceptAllWaitingRoomRequests()),
+  deny: ({ target, reason }) => seedTry(() => meeting().participants.rejectWaitingRoomRequest(target, reason)),
+  setWaitingMessage: ({ message }) => seedTry(() => meeting().participants.setWaitingRoomMessage(message)),
+  async publish() {
+    await S.room.localParticipant.setMicrophoneEnabled(true);
+    await S.room.localParticipant.setCameraEnabled(true);
+    return { branch: 'done' };
+  },
+  // A second connection with the same token, on a fresh Room.
+  async rejoin({ url, token }) {
+    const room = new LK.Room();
+    try {
+      await room.connect(url, token);
+    } catch (err) {
+      return { branch: 'refused', message: String(err?.message || err) };
+    }
+    await room.disconnect();
+    return { branch: 'done' };
+  },
   // The local participant's own microphone, through the wrapper.
   selfEnableAudio: () => seedTry(() => meeting().self.enableAudio()),
   selfEnableVideo: () => seedTry(() => meeting().self.enableVideo()),
@@ -193,15 +222,17 @@ window.hc = {
   sdkVersion: LK.version,
   wrapperLoaded: typeof UsherMeeting === 'function',
 
-  async join({ url, token }) {
+  async join({ url, token, publish = true }) {
     const room = new LK.Room({ adaptiveStream: false, dynacast: false });
     S.room = room;
     S.meeting = new UsherMeeting(room);
     listen(S.meeting);
     await room.connect(url, token);
     for (const participant of S.meeting.participants.joined.toArray()) attachParticipant(participant);
-    await room.localParticipant.setMicrophoneEnabled(true);
-    await room.localParticipant.setCameraEnabled(true);
+    if (publish) {
+      await room.localParticipant.setMicrophoneEnabled(true);
+      await room.localParticipant.setCameraEnabled(true);
+    }
     return { identity: S.meeting.self.id, connectedMs: ms() };
   },
 
@@ -219,8 +250,15 @@ window.hc = {
     const m = S.meeting;
     if (!m) return null;
     return {
-      self: { ...participantState(m.self), roomLeft: m.self.roomLeft },
+      self: {
+        ...participantState(m.self),
+        roomLeft: m.self.roomLeft,
+        meetingRoomState: m.self.roomState,
+        waitingRoom: { ...m.self.waitingRoom },
+        canPublish: !!S.room.localParticipant.permissions?.canPublish,
+      },
       joined: m.participants.joined.toArray().map(participantState),
+      waitlisted: m.participants.waitlisted.toArray().map((p) => p.id),
       pinned: [...m.participants.pinned.keys()],
       roomState: S.room.state,
     };

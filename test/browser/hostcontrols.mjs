@@ -130,9 +130,9 @@ function matches(entry, match) {
   return Object.entries(match).every(([k, v]) => entry[k] === v);
 }
 
-async function runSteps(cfg, peers, result) {
+// The helpers every scenario's steps use.
+function stepKit(cfg, peers, result) {
   const stageMs = cfg.stageTimeoutMs;
-  const [host, alice, bob] = peers;
   const step = async (name, fn) => {
     result.stage = name;
     const t = Date.now();
@@ -190,6 +190,12 @@ async function runSteps(cfg, peers, result) {
     }
   };
   const isBarrier = (e, who) => e.ev === 'videoUpdate' && e.who === who.identity;
+  return { stageMs, step, fail, expectEvents, marks, act, waitState, remote, barrier, isBarrier };
+}
+
+async function runSteps(cfg, peers, result) {
+  const [host, alice, bob] = peers;
+  const { stageMs, step, fail, expectEvents, marks, act, waitState, remote, barrier, isBarrier } = stepKit(cfg, peers, result);
 
   await step('join', async () => {
     await withTimeout(
@@ -407,12 +413,102 @@ async function runSteps(cfg, peers, result) {
   });
 }
 
+// The waiting-room scenario: a doctor (accept_waiting_requests) and two patients whose
+// preset waits. The patients see nothing and nobody but the doctor sees them; the doctor
+// sees the queue in order, sends a message, admits one (who then sees and is seen, with
+// media both ways) and denies the other (roomLeft "rejected"; its token is refused after).
+async function runWaitingSteps(cfg, peers, result) {
+  const [doctor, pa, pb] = peers;
+  const { step, fail, expectEvents, marks, act, waitState, remote } = stepKit(cfg, peers, result);
+  const join = (p, publish) =>
+    withTimeout(p.page.evaluate((c) => window.hc.join(c), { url: cfg.url, token: p.token, publish }), cfg.stageTimeoutMs, `${p.identity} connects`).catch(
+      (e) => fail(String(e.message || e).split('\n')[0]),
+    );
+  const about = (l, who, m) => l.filter((e) => e.seq > m && e.who === who.identity && e.on !== 'self');
+
+  await step('join-and-wait', async () => {
+    await join(doctor, true);
+    for (const p of [pa, pb]) {
+      await join(p, false);
+      await waitState(doctor, `${p.identity} in participants.waitlisted`, (st) => st.waitlisted.includes(p.identity));
+    }
+    for (const p of [pa, pb]) {
+      const st = await waitState(p, 'self.roomState waitlisted, a host present', (s) => s.self.meetingRoomState === 'waitlisted' && s.self.waitingRoom.status === 'host_present');
+      if (st.joined.length || st.waitlisted.length || st.self.canPublish) fail(`${p.identity} waits but sees ${JSON.stringify(st)}`);
+    }
+    const st = await doctor.state();
+    if (st.waitlisted.join() !== `${pa.identity},${pb.identity}` || st.joined.length) fail(`the doctor's queue: ${JSON.stringify(st)}`);
+  });
+
+  // The message reaches both; it is also the barrier after which the patients must have
+  // seen nobody at all.
+  await step('message-and-nothing-leaks', async () => {
+    const m = await marks();
+    await act(doctor, 'setWaitingMessage', { message: 'The doctor will see you shortly' }, 'done');
+    await expectEvents(m, [pa, pb].map((peer) => ({ peer, match: { on: 'self', ev: 'waitingUpdate', message: 'The doctor will see you shortly' } })));
+    for (const p of [pa, pb]) {
+      const l = await p.log();
+      const seen = l.filter((e) => e.on !== 'self' && e.on !== 'page');
+      if (seen.length) fail(`${p.identity} saw others while waiting: ${JSON.stringify(seen)}`);
+    }
+    const res = await act(pa, 'admit', { target: pb.identity });
+    if (res.branch !== '1201') fail(`a waiting patient admitting another: ${JSON.stringify(res)}`);
+  });
+
+  await step('admit', async () => {
+    const m = await marks();
+    const t = Date.now();
+    await act(doctor, 'admit', { target: pa.identity }, 'done');
+    await expectEvents(m, [
+      { peer: pa, match: { on: 'self', ev: 'roomJoined' } },
+      { peer: doctor, match: { on: 'waitlisted', ev: 'participantLeft', who: pa.identity } },
+      { peer: doctor, match: { on: 'joined', ev: 'participantJoined', who: pa.identity } },
+    ]);
+    await waitState(pa, `the doctor in participants.joined with microphone and camera received`, (st) => {
+      const r = remote(st, doctor.identity);
+      return st.self.canPublish && r && r.hasAudioTrack && r.hasVideoTrack;
+    });
+    result.admitToMediaMs = Date.now() - t;
+    await act(pa, 'publish', {}, 'done');
+    await waitState(doctor, `${pa.identity}'s microphone and camera received`, (st) => {
+      const r = remote(st, pa.identity);
+      return r && r.audioEnabled && r.videoEnabled && r.hasAudioTrack && r.hasVideoTrack;
+    });
+    const st = await pa.state();
+    if (st.joined.some((p) => p.id === pb.identity) || st.waitlisted.length) fail(`the admitted patient sees the one still waiting: ${JSON.stringify(st)}`);
+    const l = await pb.log();
+    const seen = about(l, pa, m.get(pb));
+    if (seen.length) fail(`${pb.identity}, waiting, saw ${pa.identity} come in: ${JSON.stringify(seen)}`);
+  });
+
+  await step('deny', async () => {
+    const m = await marks();
+    await act(doctor, 'deny', { target: pb.identity, reason: 'not on the list' }, 'done');
+    await expectEvents(m, [
+      { peer: pb, match: { on: 'self', ev: 'roomLeft', state: 'rejected' } },
+      { peer: doctor, match: { on: 'waitlisted', ev: 'participantLeft', who: pb.identity } },
+    ]);
+    const l = await pa.log();
+    const seen = l.filter((e) => e.who === pb.identity);
+    if (seen.length) fail(`${pa.identity} saw the denied patient: ${JSON.stringify(seen)}`);
+    const res = await act(pb, 'rejoin', { url: cfg.url, token: pb.token });
+    if (res.branch !== 'refused') fail(`the denied patient's token joined again: ${JSON.stringify(res)}`);
+  });
+}
+
 // ---- one run ------------------------------------------------------------------------------
+
+const SCENARIOS = {
+  'host-controls': { roles: 'host,student,student', run: runSteps },
+  'waiting-room': { roles: 'doctor,patient,patient', run: runWaitingSteps },
+};
 
 function validate(cfg) {
   if (typeof cfg.url !== 'string' || !/^wss?:\/\//.test(cfg.url)) throw new SetupError('url must be ws:// or wss://');
+  const sc = SCENARIOS[cfg.scenario || 'host-controls'];
+  if (!sc) throw new SetupError(`no scenario ${cfg.scenario}`);
   const roles = (cfg.participants || []).map((p) => p.role).join(',');
-  if (roles !== 'host,student,student') throw new SetupError(`participants: want a host and two students, got roles ${roles}`);
+  if (roles !== sc.roles) throw new SetupError(`participants: want roles ${sc.roles}, got ${roles}`);
   for (const p of cfg.participants) if (!p.identity || !p.token) throw new SetupError('each participant needs identity and token');
 }
 
@@ -477,7 +573,7 @@ async function run(cfg) {
       result.versions.livekitClientInPage = loaded;
     }
     log(`Chromium ${result.versions.chromium}, livekit-client ${result.versions.livekitClientInPage}; joining ${cfg.url}`);
-    await runSteps(cfg, peers, result);
+    await SCENARIOS[cfg.scenario || 'host-controls'].run(cfg, peers, result);
     result.stage = 'done';
     result.ok = true;
   } catch (e) {
