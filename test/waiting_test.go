@@ -415,3 +415,54 @@ func TestWaitingRoomFromABackend(t *testing.T) {
 		t.Fatalf("an admin of another room listing the queue: HTTP %d", st)
 	}
 }
+
+// Webhooks: a LiveKit receiver hears of a waiting participant only once it is admitted
+// (participant_joined), and never of one denied; a moderation receiver gets the waiting
+// room's events, with the host who acted.
+func TestWaitingRoomWebhooks(t *testing.T) {
+	lk := testutil.NewWebhookReceiver(t)
+	mod := testutil.NewWebhookReceiver(t)
+	srv := testutil.StartServer(t, withWebhooks([]string{lk.URL}, []string{mod.URL}), testutil.WithConfig(clinicPresets))
+	bus := recordBus(t, srv)
+	doctor := srv.Join(t, "visit", "doctor", preset("doctor"))
+	srv.Join(t, "visit", "pat", preset("patient"))
+	srv.Join(t, "visit", "sam", preset("patient"))
+	doctor.WaitFor(t, 5*time.Second, "participant_connected", "sam")
+	if _, rerr := rpc(t, doctor, "admit", `{"identity":"pat"}`); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if _, rerr := rpc(t, doctor, "deny", `{"identity":"sam","reason":"no appointment"}`); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if _, err := srv.RoomClient().DeleteRoom(ctx10(t), &livekit.DeleteRoomRequest{Room: "visit"}); err != nil {
+		t.Fatal(err)
+	}
+	all := bus.until(t, "room_finished", roomFinished("visit"))
+	want := testutil.LiveKitEvents(all)
+	for _, e := range want {
+		if e.Participant.GetIdentity() == "sam" {
+			t.Errorf("the LiveKit receiver is sent %s about the denied participant", e.Kind)
+		}
+	}
+	testutil.CheckWebhooks(t, "LiveKit receiver", lk.WaitAccepted(webhookWait, len(want)), want, false)
+	got := mod.WaitAccepted(webhookWait, len(all))
+	testutil.CheckWebhooks(t, "moderation receiver", got, all, true)
+	seen := map[string]bool{}
+	for _, g := range got {
+		switch g.Event.Event {
+		case string(events.ParticipantAdmitted), string(events.ParticipantDenied):
+			if g.Ext.Actor.Kind != events.ActorParticipant || g.Ext.Actor.Identity != "doctor" {
+				t.Errorf("%s by %+v", g.Event.Event, g.Ext.Actor)
+			}
+		}
+		seen[g.Event.Event+" "+g.Event.Participant.GetIdentity()] = true
+	}
+	for _, w := range []string{"participant_waiting pat", "participant_waiting sam", "participant_admitted pat", "participant_joined pat", "participant_denied sam"} {
+		if !seen[w] {
+			t.Errorf("the moderation receiver got no %s (%v)", w, seen)
+		}
+	}
+	if seen["participant_joined sam"] || seen["participant_left sam"] {
+		t.Errorf("LiveKit's join or leave events for the denied participant: %v", seen)
+	}
+}
