@@ -466,3 +466,35 @@ func TestWaitingRoomWebhooks(t *testing.T) {
 		t.Errorf("LiveKit's join or leave events for the denied participant: %v", seen)
 	}
 }
+
+// An admin's change to a waiting participant's permission applies once it is admitted,
+// not before; giving it a host preset lets it in at once.
+func TestWaitingParticipantUpdatedByAnAdmin(t *testing.T) {
+	srv := testutil.StartServer(t, testutil.WithConfig(clinicPresets))
+	rc := srv.RoomClient()
+	doctor := srv.Join(t, "visit", "doctor", preset("doctor"))
+	pat := srv.Join(t, "visit", "pat", preset("patient"))
+	res, err := rc.UpdateParticipant(ctx10(t), &livekit.UpdateParticipantRequest{Room: "visit", Identity: "pat",
+		Permission: &livekit.ParticipantPermission{CanSubscribe: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Permission.GetCanSubscribe() {
+		t.Fatalf("a waiting participant got the permission before it was admitted: %+v", res.Permission)
+	}
+	if _, rerr := rpc(t, doctor, "admit", `{"identity":"pat"}`); rerr != nil {
+		t.Fatal(rerr)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		p := pat.Room.LocalParticipant.Permissions()
+		return p.GetCanSubscribe() && !p.GetCanPublish()
+	}, "the admitted participant does not have the permission the admin set while it waited")
+
+	sam := srv.Join(t, "visit", "sam", preset("patient"))
+	if _, err := rc.UpdateParticipant(ctx10(t), &livekit.UpdateParticipantRequest{Room: "visit", Identity: "sam",
+		Attributes: map[string]string{"usher.preset": "doctor"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitAttr(t, sam, "usher.waiting", "")
+	testutil.Eventually(t, 5*time.Second, func() bool { return sam.Room.GetParticipantByIdentity("pat") != nil }, "the new host does not see the room")
+}

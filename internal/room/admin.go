@@ -275,8 +275,8 @@ func (r *Room) applyUpdateLocked(p *Participant, u Update, actor events.Actor) (
 		r.showWaitingLocked(p, can)
 		r.hostsChangedLocked(actor)
 	}
-	if p.waiting && (p.host.AcceptWaitingRequests || !r.mustWaitLocked(p)) {
-		// Given a host preset (or one that does not wait): no longer held at the door.
+	if p.waiting && p.host.AcceptWaitingRequests {
+		// Given a host preset: a host is never held at the door.
 		if err := r.letInLocked(p, actor); err == nil {
 			info = p.infoLocked()
 		}

@@ -317,6 +317,7 @@ func (r *Room) closeLocked(reason livekit.DisconnectReason, actor events.Actor) 
 		leave.CanReconnect = true
 	}
 	for _, p := range r.participants {
+		p.stopWaitLocked()
 		p.left, p.reason, p.state = true, reason, livekit.ParticipantInfo_DISCONNECTED
 		p.sink.Close(leave)
 		r.unlinkForwardsLocked(p, reason, actor)
