@@ -133,7 +133,7 @@ type hostControlsResult struct {
 	// AdmitToMediaMs is, in the waiting-room scenario, how long from the host's admit
 	// to the admitted page having the host's microphone and camera.
 	AdmitToMediaMs int64 `json:"admitToMediaMs"`
-	Steps       []struct {
+	Steps          []struct {
 		Name string `json:"name"`
 		Ms   int64  `json:"ms"`
 	} `json:"steps"`
