@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/room"
 )
 
@@ -21,8 +22,31 @@ type SelectorJSON struct {
 	ExceptHosts   bool     `json:"except_hosts"`
 }
 
+// MaxSelectorPresets bounds each preset list of a selector (presets, except_presets),
+// as the room manager does.
+const MaxSelectorPresets = 64
+
 func (s SelectorJSON) selector() room.Selector {
 	return room.Selector{Presets: s.Presets, ExceptPresets: s.ExceptPresets, ExceptHosts: s.ExceptHosts}
+}
+
+// Validate checks the selector's lists: at most MaxSelectorPresets names each, every
+// one a preset name. Errors name the list and the position.
+func (s SelectorJSON) Validate() error {
+	for _, l := range []struct {
+		field string
+		names []string
+	}{{"presets", s.Presets}, {"except_presets", s.ExceptPresets}} {
+		if len(l.names) > MaxSelectorPresets {
+			return fmt.Errorf("%w: %s has %d names; at most %d presets in presets and except_presets", room.ErrInvalidArgument, l.field, len(l.names), MaxSelectorPresets)
+		}
+		for i, n := range l.names {
+			if problems := config.PresetProblems(n, config.PresetConfig{}); len(problems) > 0 {
+				return fmt.Errorf("%w: %s[%d]: %s", room.ErrInvalidArgument, l.field, i, problems[0])
+			}
+		}
+	}
+	return nil
 }
 
 // DisableAllRequest mutes the audio ("audio") or camera ("video") of the chosen
@@ -64,15 +88,27 @@ type PinResponse struct {
 	Unpinned string `json:"unpinned,omitempty"`
 }
 
+// HostControlsService is usher.HostControls: this server's (HostControls) or a remote
+// one's (HostControlsClient).
+type HostControlsService interface {
+	DisableAll(ctx context.Context, req *DisableAllRequest) (*IdentitiesResponse, error)
+	Enable(ctx context.Context, req *EnableRequest) (*IdentitiesResponse, error)
+	Pin(ctx context.Context, req *PinRequest) (*PinResponse, error)
+	Unpin(ctx context.Context, req *PinRequest) (*PinResponse, error)
+	RemoveParticipants(ctx context.Context, req *RemoveParticipantsRequest) (*IdentitiesResponse, error)
+}
+
 // HostControls is usher.HostControls over the room manager: the in-session host
 // controls, in bulk, for a backend with roomAdmin for the room.
 type HostControls struct{ rooms *room.Manager }
+
+var _ HostControlsService = (*HostControls)(nil)
 
 // NewHostControls returns usher.HostControls over rooms.
 func NewHostControls(rooms *room.Manager) *HostControls { return &HostControls{rooms: rooms} }
 
 // NewHostControlsHandler serves h at /twirp/usher.HostControls/.
-func NewHostControlsHandler(h *HostControls, opts HandlerOptions) http.Handler {
+func NewHostControlsHandler(h HostControlsService, opts HandlerOptions) http.Handler {
 	return NewJSONHandler(HostControlsServiceName, map[string]JSONMethod{
 		"DisableAll":         jsonMethod(h.DisableAll),
 		"Enable":             jsonMethod(h.Enable),
@@ -106,6 +142,9 @@ func (h *HostControls) DisableAll(ctx context.Context, req *DisableAllRequest) (
 	}
 	video, err := isVideo(req.Kind)
 	if err != nil {
+		return nil, err
+	}
+	if err := req.Validate(); err != nil {
 		return nil, err
 	}
 	ids, err := h.rooms.DisableAll(ctx, req.Room, video, req.AllowUnmute, req.selector())
@@ -156,6 +195,9 @@ func (h *HostControls) Unpin(ctx context.Context, req *PinRequest) (*PinResponse
 // RemoveParticipants removes the chosen participants for good.
 func (h *HostControls) RemoveParticipants(ctx context.Context, req *RemoveParticipantsRequest) (*IdentitiesResponse, error) {
 	if err := h.admin(ctx, "RemoveParticipants", req.Room); err != nil {
+		return nil, err
+	}
+	if err := req.Validate(); err != nil {
 		return nil, err
 	}
 	ids, err := h.rooms.RemoveSelected(ctx, req.Room, req.selector())

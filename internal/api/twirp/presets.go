@@ -50,24 +50,36 @@ type ListPresetsResponse struct {
 	Presets []PresetJSON `json:"presets"`
 }
 
-// PresetsService is usher.Presets over the room manager. Grants: presets apply to
-// every room, and roomAdmin is a grant on one room, so writes need roomCreate and
-// reads roomList.
-type PresetsService struct {
+// PresetsService is usher.Presets: this server's (Presets) or a remote one's
+// (PresetsClient).
+type PresetsService interface {
+	CreatePreset(ctx context.Context, req *PutPresetRequest) (*PresetResponse, error)
+	UpdatePreset(ctx context.Context, req *PutPresetRequest) (*PresetResponse, error)
+	DeletePreset(ctx context.Context, req *PresetNameRequest) (*PresetResponse, error)
+	GetPreset(ctx context.Context, req *PresetNameRequest) (*PresetResponse, error)
+	ListPresets(ctx context.Context, req *ListPresetsRequest) (*ListPresetsResponse, error)
+}
+
+// Presets is usher.Presets over the room manager. Grants: presets apply to every
+// room, and roomAdmin is a grant on one room, so writes need roomCreate and reads
+// roomList.
+type Presets struct {
 	rooms *room.Manager
 }
 
+var _ PresetsService = (*Presets)(nil)
+
 // NewPresetsService returns usher.Presets over rooms.
-func NewPresetsService(rooms *room.Manager) *PresetsService { return &PresetsService{rooms: rooms} }
+func NewPresetsService(rooms *room.Manager) *Presets { return &Presets{rooms: rooms} }
 
 // NewPresetsHandler serves s at /twirp/usher.Presets/ with the Room service's token
 // check, body limit and timeout.
-func NewPresetsHandler(s *PresetsService, opts HandlerOptions) http.Handler {
-	return NewJSONHandler(PresetsServiceName, s.Methods(), opts)
+func NewPresetsHandler(s PresetsService, opts HandlerOptions) http.Handler {
+	return NewJSONHandler(PresetsServiceName, PresetsMethods(s), opts)
 }
 
-// Methods are the methods of usher.Presets.
-func (s *PresetsService) Methods() map[string]JSONMethod {
+// PresetsMethods are the methods of usher.Presets served by s.
+func PresetsMethods(s PresetsService) map[string]JSONMethod {
 	return map[string]JSONMethod{
 		"CreatePreset": jsonMethod(s.CreatePreset),
 		"UpdatePreset": jsonMethod(s.UpdatePreset),
@@ -93,7 +105,7 @@ func requireName(name string) error {
 
 // CreatePreset adds a preset. Its name may not be taken, by the configuration or the
 // API.
-func (s *PresetsService) CreatePreset(ctx context.Context, req *PutPresetRequest) (*PresetResponse, error) {
+func (s *Presets) CreatePreset(ctx context.Context, req *PutPresetRequest) (*PresetResponse, error) {
 	if err := claims(ctx).RequireRoomCreate("CreatePreset"); err != nil {
 		return nil, err
 	}
@@ -109,7 +121,7 @@ func (s *PresetsService) CreatePreset(ctx context.Context, req *PutPresetRequest
 
 // UpdatePreset replaces a preset made through the API and applies it at once to its
 // holders in every room.
-func (s *PresetsService) UpdatePreset(ctx context.Context, req *PutPresetRequest) (*PresetResponse, error) {
+func (s *Presets) UpdatePreset(ctx context.Context, req *PutPresetRequest) (*PresetResponse, error) {
 	if err := claims(ctx).RequireRoomCreate("UpdatePreset"); err != nil {
 		return nil, err
 	}
@@ -126,7 +138,7 @@ func (s *PresetsService) UpdatePreset(ctx context.Context, req *PutPresetRequest
 
 // DeletePreset removes a preset made through the API; its holders lose its host
 // controls and keep their media permissions.
-func (s *PresetsService) DeletePreset(ctx context.Context, req *PresetNameRequest) (*PresetResponse, error) {
+func (s *Presets) DeletePreset(ctx context.Context, req *PresetNameRequest) (*PresetResponse, error) {
 	if err := claims(ctx).RequireRoomCreate("DeletePreset"); err != nil {
 		return nil, err
 	}
@@ -142,7 +154,7 @@ func (s *PresetsService) DeletePreset(ctx context.Context, req *PresetNameReques
 }
 
 // GetPreset returns one preset.
-func (s *PresetsService) GetPreset(ctx context.Context, req *PresetNameRequest) (*PresetResponse, error) {
+func (s *Presets) GetPreset(ctx context.Context, req *PresetNameRequest) (*PresetResponse, error) {
 	if err := claims(ctx).RequireRoomList("GetPreset"); err != nil {
 		return nil, err
 	}
@@ -157,7 +169,7 @@ func (s *PresetsService) GetPreset(ctx context.Context, req *PresetNameRequest) 
 }
 
 // ListPresets returns every preset, by name.
-func (s *PresetsService) ListPresets(ctx context.Context, _ *ListPresetsRequest) (*ListPresetsResponse, error) {
+func (s *Presets) ListPresets(ctx context.Context, _ *ListPresetsRequest) (*ListPresetsResponse, error) {
 	if err := claims(ctx).RequireRoomList("ListPresets"); err != nil {
 		return nil, err
 	}

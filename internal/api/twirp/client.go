@@ -1,0 +1,125 @@
+package twirpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	lkauth "github.com/livekit/protocol/auth"
+	"github.com/twitchtv/twirp"
+)
+
+// maxClientResponse bounds a response the clients of Usher's services read.
+const maxClientResponse = 16 << 20
+
+// clientTokenTTL is the lifetime of the token a client signs for each call.
+const clientTokenTTL = 5 * time.Minute
+
+// ClientInterceptor wraps every call of a client of Usher's own services: it runs call
+// (the HTTP exchange, with the context it is given) and returns its error, which it
+// may translate; it may also bound the call (a deadline). The REST gateway uses one to
+// apply its upstream timeout and error catalogue.
+type ClientInterceptor func(ctx context.Context, service, method string, call func(context.Context) error) error
+
+// jsonClient calls one of Usher's own JSON Twirp services (usher.Moderation,
+// usher.HostControls, usher.Presets) on a running server over HTTP, signing each call
+// with a short-lived token that carries only the grants the call needs (as the
+// LiveKit SDKs' clients do). Its errors are twirp.Error values with the server's code
+// and message. The typed clients embed it.
+type jsonClient struct {
+	baseURL           string
+	apiKey, apiSecret string
+	http              *http.Client
+	intercept         ClientInterceptor
+}
+
+// newJSONClient returns a client of the server at serverURL (http://, https://, ws://
+// or wss://, as LIVEKIT_URL is written). hc may be nil for a client with a 30-second
+// timeout.
+func newJSONClient(serverURL, apiKey, apiSecret string, hc *http.Client) jsonClient {
+	u := strings.TrimRight(serverURL, "/")
+	switch {
+	case strings.HasPrefix(u, "ws://"):
+		u = "http://" + strings.TrimPrefix(u, "ws://")
+	case strings.HasPrefix(u, "wss://"):
+		u = "https://" + strings.TrimPrefix(u, "wss://")
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return jsonClient{baseURL: u, apiKey: apiKey, apiSecret: apiSecret, http: hc}
+}
+
+// SetInterceptor makes f wrap every later call of the client (nil: none). Set it
+// before the client is shared.
+func (c *jsonClient) SetInterceptor(f ClientInterceptor) { c.intercept = f }
+
+// roomAdminGrant is the grant of a call on one room.
+func roomAdminGrant(roomName string) *lkauth.VideoGrant {
+	return &lkauth.VideoGrant{RoomAdmin: true, Room: roomName}
+}
+
+// invoke calls service/method with req under a token carrying grant and decodes the
+// answer into a new Resp.
+func invoke[Resp any](ctx context.Context, c *jsonClient, service, method string, grant *lkauth.VideoGrant, req any) (*Resp, error) {
+	resp := new(Resp)
+	call := func(ctx context.Context) error { return c.post(ctx, service, method, grant, req, resp) }
+	var err error
+	if c.intercept != nil {
+		err = c.intercept(ctx, service, method, call)
+	} else {
+		err = call(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// post posts req to service/method with a token carrying grant, and decodes the answer
+// into resp.
+func (c *jsonClient) post(ctx context.Context, service, method string, grant *lkauth.VideoGrant, req, resp any) error {
+	tok, err := lkauth.NewAccessToken(c.apiKey, c.apiSecret).SetValidFor(clientTokenTTL).SetVideoGrant(grant).ToJWT()
+	if err != nil {
+		return fmt.Errorf("signing the request token: %w", err)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	url := c.baseURL + "/twirp/" + service + "/" + method
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Authorization", "Bearer "+tok)
+	hresp, err := c.http.Do(hreq)
+	if err != nil {
+		return twirp.InternalErrorWith(err)
+	}
+	defer hresp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(hresp.Body, maxClientResponse))
+	if err != nil {
+		return twirp.InternalErrorWith(err)
+	}
+	if hresp.StatusCode != http.StatusOK {
+		var te struct {
+			Code string `json:"code"`
+			Msg  string `json:"msg"`
+		}
+		if json.Unmarshal(data, &te) != nil || te.Code == "" || !twirp.IsValidErrorCode(twirp.ErrorCode(te.Code)) {
+			return twirp.NewError(twirp.Unavailable, fmt.Sprintf("%s answered HTTP %d without a Twirp error", c.baseURL, hresp.StatusCode))
+		}
+		return twirp.NewError(twirp.ErrorCode(te.Code), te.Msg)
+	}
+	if err := json.Unmarshal(data, resp); err != nil {
+		return twirp.NewError(twirp.Malformed, fmt.Sprintf("the answer of %s could not be decoded: %v", method, err))
+	}
+	return nil
+}
