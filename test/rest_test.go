@@ -476,10 +476,13 @@ func TestRESTServesItsOpenAPIDocument(t *testing.T) {
 		}
 		sort.Strings(ops)
 		want := []string{
-			"DELETE /livekit/bans", "DELETE /livekit/participant", "DELETE /livekit/rooms/{room_name}",
-			"GET /livekit/audit", "GET /livekit/bans", "GET /livekit/rooms", "GET /livekit/rooms/{room_name}", "POST /livekit/bans",
-			"POST /livekit/participant/forward", "POST /livekit/participant/move", "POST /livekit/participant/mute",
-			"POST /livekit/participant/update", "POST /livekit/rooms", "POST /livekit/token",
+			"DELETE /livekit/bans", "DELETE /livekit/participant", "DELETE /livekit/presets/{name}", "DELETE /livekit/rooms/{room_name}",
+			"GET /livekit/audit", "GET /livekit/bans", "GET /livekit/presets", "GET /livekit/presets/{name}",
+			"GET /livekit/rooms", "GET /livekit/rooms/{room_name}", "POST /livekit/bans",
+			"POST /livekit/participant/enable", "POST /livekit/participant/forward", "POST /livekit/participant/move",
+			"POST /livekit/participant/mute", "POST /livekit/participant/pin", "POST /livekit/participant/unpin",
+			"POST /livekit/participant/update", "POST /livekit/participants/disable", "POST /livekit/participants/remove",
+			"POST /livekit/presets", "POST /livekit/rooms", "POST /livekit/token", "PUT /livekit/presets/{name}",
 		}
 		if strings.Join(ops, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s documents:\n%s", path, strings.Join(ops, "\n"))
@@ -487,7 +490,8 @@ func TestRESTServesItsOpenAPIDocument(t *testing.T) {
 		// And every one of them is served (an undocumented path would be NOT_FOUND).
 		for _, op := range want {
 			method, p, _ := strings.Cut(op, " ")
-			req, _ := http.NewRequest(method, srv.URL+strings.Replace(p, "{room_name}", "x", 1), strings.NewReader("{}"))
+			p = strings.NewReplacer("{room_name}", "x", "{name}", "x").Replace(p)
+			req, _ := http.NewRequest(method, srv.URL+p, strings.NewReader("{}"))
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)

@@ -34,6 +34,9 @@ var (
 	// ErrRoomAccessDenied: the room belongs to another tenant (REST token issuing and
 	// room creation; elsewhere a foreign room is reported as not found).
 	ErrRoomAccessDenied = errors.New("access to the room is denied")
+	// ErrOperatorOnly: a REST request with a tenant's API token for something that acts
+	// on the whole server (writing presets), which only an operator may do.
+	ErrOperatorOnly = errors.New("operator only")
 	// ErrMethodNotAllowed: the endpoint exists but not with this HTTP method.
 	ErrMethodNotAllowed = errors.New("method not allowed")
 	// ErrUpstreamUnavailable: the upstream server could not be reached, or refused the
@@ -84,6 +87,7 @@ var catalogue = []row{
 	{auth.ErrPermissionDenied, Entry{twirp.PermissionDenied, http.StatusForbidden, "FORBIDDEN"}},
 	{ErrUnauthorized, Entry{twirp.Unauthenticated, http.StatusUnauthorized, "UNAUTHORIZED"}},
 	{ErrRoomAccessDenied, Entry{twirp.PermissionDenied, http.StatusForbidden, "ROOM_ACCESS_DENIED"}},
+	{ErrOperatorOnly, Entry{twirp.PermissionDenied, http.StatusForbidden, "OPERATOR_ONLY"}},
 	{ErrOriginNotAllowed, Entry{twirp.PermissionDenied, http.StatusForbidden, "ORIGIN_NOT_ALLOWED"}},
 	{ErrHostNotAllowed, Entry{twirp.PermissionDenied, http.StatusForbidden, "HOST_NOT_ALLOWED"}},
 	{ErrMethodNotAllowed, Entry{twirp.BadRoute, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"}},

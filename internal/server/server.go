@@ -201,10 +201,13 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 
 	roomService := twirpapi.NewRoomService(s.rooms)
 	moderation := twirpapi.NewModeration(s.rooms)
+	hostControls := twirpapi.NewHostControls(s.rooms)
+	presetsService := twirpapi.NewPresetsService(s.rooms)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveRoot)
 	if cfg.REST.Enabled {
-		gw, err := newGateway(cfg, roomService, moderation, s.audit, s.rooms.Presets(), log, s.httpPort)
+		local := localServices{room: roomService, moderation: moderation, hostControls: hostControls, presets: presetsService}
+		gw, err := newGateway(cfg, local, s.audit, s.rooms.Presets(), log, s.httpPort)
 		if err != nil {
 			engine.Close()
 			_ = st.Close()
@@ -224,7 +227,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		MaxBodySize: 64 << 10, // a query: a few bounded filters
 		Logger:      log.With("component", "audit"),
 	}))
-	mux.Handle("/twirp/"+twirpapi.HostControlsServiceName+"/", twirpapi.NewHostControlsHandler(twirpapi.NewHostControls(s.rooms), twirpapi.HandlerOptions{
+	mux.Handle("/twirp/"+twirpapi.HostControlsServiceName+"/", twirpapi.NewHostControlsHandler(hostControls, twirpapi.HandlerOptions{
 		Verifier:    s.verifier,
 		MaxBodySize: 64 << 10, // a room, a few short lists
 		Logger:      log.With("component", "twirp"),
@@ -239,7 +242,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		MaxBodySize: cfg.Limit.MaxRequestBodySize,
 		Logger:      log.With("component", "twirp"),
 	}))
-	mux.Handle("/twirp/"+twirpapi.PresetsServiceName+"/", twirpapi.NewPresetsHandler(twirpapi.NewPresetsService(s.rooms), twirpapi.HandlerOptions{
+	mux.Handle("/twirp/"+twirpapi.PresetsServiceName+"/", twirpapi.NewPresetsHandler(presetsService, twirpapi.HandlerOptions{
 		Verifier:    s.verifier,
 		MaxBodySize: cfg.Limit.MaxRequestBodySize,
 		Logger:      log.With("component", "twirp"),
@@ -411,10 +414,19 @@ func (s *Server) Store() *store.Store { return s.store }
 // Revocations returns the token revocation list.
 func (s *Server) Revocations() *auth.Revocations { return s.revoked }
 
-// newGateway builds the REST gateway over this server's Room service and moderation
-// service, or over the configured upstream's. port returns the port the server listens on (known once it
+// localServices are this server's services the REST gateway acts through when it
+// fronts no upstream.
+type localServices struct {
+	room         livekit.RoomService
+	moderation   twirpapi.ModerationService
+	hostControls twirpapi.HostControlsService
+	presets      twirpapi.PresetsService
+}
+
+// newGateway builds the REST gateway over this server's services (local), or over the
+// configured upstream's. port returns the port the server listens on (known once it
 // has started, when cfg.Port is 0).
-func newGateway(cfg *config.Config, local livekit.RoomService, moderation twirpapi.ModerationService, auditLog rest.AuditLog, presets *room.Presets, log *slog.Logger, port func() int) (*rest.Gateway, error) {
+func newGateway(cfg *config.Config, local localServices, auditLog rest.AuditLog, presets *room.Presets, log *slog.Logger, port func() int) (*rest.Gateway, error) {
 	rc := cfg.REST
 	openapiJSON, err := docs.OpenAPIJSON()
 	if err != nil {
@@ -438,11 +450,14 @@ func newGateway(cfg *config.Config, local livekit.RoomService, moderation twirpa
 	if u := rc.Upstream; u.URL != "" {
 		opts.Service = rest.Upstream(u.URL, u.APIKey, u.APISecret, u.Timeout)
 		opts.Moderation = rest.UpstreamModeration(u.URL, u.APIKey, u.APISecret, u.Timeout)
+		opts.HostControls = rest.UpstreamHostControls(u.URL, u.APIKey, u.APISecret, u.Timeout)
+		opts.Presets = rest.UpstreamPresets(u.URL, u.APIKey, u.APISecret, u.Timeout)
 		opts.APIKey, opts.APISecret = u.APIKey, u.APISecret
 		opts.Timeout = u.Timeout + time.Second
 		log.Info("REST gateway fronts an upstream server", "url", u.URL)
 	} else {
-		opts.Service, opts.Moderation, opts.Local, opts.Audit = local, moderation, true, auditLog
+		opts.Service, opts.Moderation, opts.Local, opts.Audit = local.room, local.moderation, true, auditLog
+		opts.HostControls, opts.Presets = local.hostControls, local.presets
 		opts.PresetExists = func(name string) bool { _, ok := presets.Get(name); return ok }
 		opts.APIKey = rc.APIKey
 		if opts.APIKey == "" {

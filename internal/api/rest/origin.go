@@ -132,7 +132,7 @@ func splitHost(host string) (string, string) {
 
 // corsMethods and corsHeaders are what a preflight may ask for.
 const (
-	corsMethods = "GET, POST, DELETE"
+	corsMethods = "GET, POST, PUT, DELETE"
 	corsHeaders = "Authorization, Content-Type"
 )
 

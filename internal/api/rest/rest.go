@@ -35,6 +35,12 @@ type Options struct {
 	// Moderation bans, lists and lifts bans (usher.Moderation, this server's or the
 	// upstream's, called as Service is); nil answers the ban endpoints NOT_SUPPORTED.
 	Moderation twirpapi.ModerationService
+	// HostControls runs the backend's host controls (usher.HostControls, this server's
+	// or the upstream's); nil answers the host-control endpoints NOT_SUPPORTED.
+	HostControls twirpapi.HostControlsService
+	// Presets reads and writes presets (usher.Presets, this server's or the
+	// upstream's); nil answers the preset endpoints NOT_SUPPORTED.
+	Presets twirpapi.PresetsService
 	// Local says Service is this server's own: its calls then carry operator rights
 	// (auth.OperatorContext), since the gateway enforces tenancy itself. A remote
 	// service signs its calls with the upstream's key instead.
@@ -129,6 +135,16 @@ func New(opts Options) *Gateway {
 		{http.MethodPost, "/livekit/participant/update", g.updateParticipant},
 		{http.MethodPost, "/livekit/participant/move", g.moveParticipant},
 		{http.MethodPost, "/livekit/participant/forward", g.forwardParticipant},
+		{http.MethodPost, "/livekit/participant/enable", g.enableParticipant},
+		{http.MethodPost, "/livekit/participant/pin", g.pinParticipant},
+		{http.MethodPost, "/livekit/participant/unpin", g.unpinParticipant},
+		{http.MethodPost, "/livekit/participants/disable", g.disableAll},
+		{http.MethodPost, "/livekit/participants/remove", g.removeSelected},
+		{http.MethodGet, "/livekit/presets", g.listPresets},
+		{http.MethodPost, "/livekit/presets", g.createPreset},
+		{http.MethodGet, "/livekit/presets/{name}", g.getPreset},
+		{http.MethodPut, "/livekit/presets/{name}", g.updatePreset},
+		{http.MethodDelete, "/livekit/presets/{name}", g.deletePreset},
 		{http.MethodGet, "/livekit/audit", g.listAudit},
 		{http.MethodPost, "/livekit/bans", g.banParticipant},
 		{http.MethodGet, "/livekit/bans", g.listBans},

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -171,46 +172,58 @@ func (u upstream) PerformRpc(context.Context, *livekit.PerformRpcRequest) (*live
 // gateway's timeout and error translation. A server without that service
 // (livekit-server) makes the ban endpoints answer NOT_SUPPORTED.
 func UpstreamModeration(serverURL, apiKey, apiSecret string, timeout time.Duration) twirpapi.ModerationService {
-	return upstreamModeration{c: twirpapi.NewModerationClient(serverURL, apiKey, apiSecret, nil), timeout: timeout}
+	c := twirpapi.NewModerationClient(serverURL, apiKey, apiSecret, nil)
+	c.SetInterceptor(usherUpstream(timeout, "bans", map[twirp.ErrorCode]error{twirp.ResourceExhausted: auth.ErrTooManyBans}))
+	return c
 }
 
-type upstreamModeration struct {
-	c       *twirpapi.ModerationClient
-	timeout time.Duration
+// UpstreamHostControls returns usher.HostControls of a remote Usher, as
+// UpstreamModeration does usher.Moderation: without that service (livekit-server) the
+// host-control endpoints answer NOT_SUPPORTED.
+func UpstreamHostControls(serverURL, apiKey, apiSecret string, timeout time.Duration) twirpapi.HostControlsService {
+	c := twirpapi.NewHostControlsClient(serverURL, apiKey, apiSecret, nil)
+	c.SetInterceptor(usherUpstream(timeout, "host controls", nil))
+	return c
 }
 
-// callModeration runs one upstream moderation call with the gateway's timeout and
-// translates its error.
-func callModeration[T any](u upstreamModeration, ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, u.timeout)
-	defer cancel()
-	res, err := f(ctx)
-	if err == nil {
-		return res, nil
-	}
-	var zero T
-	var te twirp.Error
-	if errors.As(err, &te) {
-		switch te.Code() {
-		case twirp.BadRoute:
-			return zero, fmt.Errorf("%w: the upstream server has no usher.Moderation service (bans need an Usher upstream)", room.ErrUnsupported)
-		case twirp.ResourceExhausted:
-			return zero, fmt.Errorf("%w: %s", auth.ErrTooManyBans, te.Msg())
+// UpstreamPresets returns usher.Presets of a remote Usher, as UpstreamModeration does
+// usher.Moderation: without that service (livekit-server) the preset endpoints answer
+// NOT_SUPPORTED. The service's own codes keep their meaning (a preset that is missing,
+// taken, read-only, one too many).
+func UpstreamPresets(serverURL, apiKey, apiSecret string, timeout time.Duration) twirpapi.PresetsService {
+	c := twirpapi.NewPresetsClient(serverURL, apiKey, apiSecret, nil)
+	c.SetInterceptor(usherUpstream(timeout, "presets", map[twirp.ErrorCode]error{
+		twirp.NotFound:           room.ErrPresetNotFound,
+		twirp.AlreadyExists:      room.ErrPresetExists,
+		twirp.FailedPrecondition: room.ErrPresetReadOnly,
+		twirp.ResourceExhausted:  room.ErrTooManyPresets,
+	}))
+	return c
+}
+
+// usherUpstream returns the interceptor of a client of one of Usher's own services on
+// the upstream server: each call gets the gateway's timeout; a bad_route (the upstream
+// has no such service: livekit-server) is NOT_SUPPORTED, naming what needs it; codes
+// gives some Twirp codes the service's own meaning; translate maps the rest.
+func usherUpstream(timeout time.Duration, needs string, codes map[twirp.ErrorCode]error) twirpapi.ClientInterceptor {
+	return func(ctx context.Context, service, _ string, call func(context.Context) error) error {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		err := call(ctx)
+		if err == nil {
+			return nil
 		}
+		var te twirp.Error
+		if errors.As(err, &te) {
+			if te.Code() == twirp.BadRoute {
+				return fmt.Errorf("%w: the upstream server has no %s service (%s need an Usher upstream)", room.ErrUnsupported, service, needs)
+			}
+			if as, ok := codes[te.Code()]; ok {
+				return fmt.Errorf("%w: %s", as, strings.TrimPrefix(te.Msg(), as.Error()+": "))
+			}
+		}
+		return translate(ctx, err)
 	}
-	return zero, translate(ctx, err)
-}
-
-func (u upstreamModeration) BanParticipant(ctx context.Context, r *twirpapi.BanParticipantRequest) (*twirpapi.BanParticipantResponse, error) {
-	return callModeration(u, ctx, func(ctx context.Context) (*twirpapi.BanParticipantResponse, error) { return u.c.BanParticipant(ctx, r) })
-}
-
-func (u upstreamModeration) ListBans(ctx context.Context, r *twirpapi.ListBansRequest) (*twirpapi.ListBansResponse, error) {
-	return callModeration(u, ctx, func(ctx context.Context) (*twirpapi.ListBansResponse, error) { return u.c.ListBans(ctx, r) })
-}
-
-func (u upstreamModeration) LiftBan(ctx context.Context, r *twirpapi.LiftBanRequest) (*twirpapi.LiftBanResponse, error) {
-	return callModeration(u, ctx, func(ctx context.Context) (*twirpapi.LiftBanResponse, error) { return u.c.LiftBan(ctx, r) })
 }
 
 var _ http.Handler = (*Gateway)(nil)
