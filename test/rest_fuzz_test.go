@@ -54,6 +54,17 @@ func FuzzRESTTenantIsolation(f *testing.F) {
 		{"GET", "/livekit/audit?room_name=a-room", ""},
 		{"GET", "/livekit/audit?identity=ann&kind=participant_joined,track_published&order=oldest_first", ""},
 		{"OPTIONS", "/livekit/participant", ""},
+		{"POST", "/livekit/participants/disable", `{"room_name":"a-room","kind":"audio","allow_unmute":false}`},
+		{"POST", "/livekit/participants/disable", `{"room_name":"b-room","kind":"video","allow_unmute":true,"presets":["x"],"SelectorJSON":{}}`},
+		{"POST", "/livekit/participant/enable", `{"room_name":"a-room","participant_identity":"ann","kind":"audio"}`},
+		{"POST", "/livekit/participant/pin", `{"room_name":"a-room","participant_identity":"ann"}`},
+		{"POST", "/livekit/participant/unpin", `{"room_name":"b-room","participant_identity":"bob","room_name":"a-room"}`},
+		{"POST", "/livekit/participants/remove", `{"room_name":"a-room","except_hosts":false}`},
+		{"GET", "/livekit/presets", ""},
+		{"GET", "/livekit/presets/host", ""},
+		{"POST", "/livekit/presets", `{"name":"owned","can_publish":true,"host":{"kick_participant":true}}`},
+		{"PUT", "/livekit/presets/x%2Fy", `{"can_subscribe":true}`},
+		{"DELETE", "/livekit/presets/owned", ""},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, []byte(s.body))

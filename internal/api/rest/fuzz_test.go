@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/room"
 )
 
@@ -41,6 +42,10 @@ var requestTypes = func() []struct {
 	sources := &shape{listOf: scalar}
 	perm := object("can_publish", scalar, "can_subscribe", scalar, "can_publish_data", scalar,
 		"can_update_metadata", scalar, "can_publish_sources", sources, "hidden", scalar)
+	names := &shape{listOf: scalar}
+	presetDef := []any{"can_publish", scalar, "can_publish_sources", sources, "can_subscribe", scalar, "can_publish_data", scalar,
+		"can_update_metadata", scalar, "hidden", scalar, "host", object("disable_participant_audio", scalar,
+			"disable_participant_video", scalar, "pin_participant", scalar, "kick_participant", scalar, "end_session", scalar)}
 	return []struct {
 		name  string
 		new   func() any
@@ -60,6 +65,13 @@ var requestTypes = func() []struct {
 		{"ban", func() any { return new(banRequest) }, object("room_name", scalar, "participant_identity", scalar,
 			"duration_seconds", scalar, "reason", scalar)},
 		{"lift", func() any { return new(liftRequest) }, object("room_name", scalar, "participant_identity", scalar)},
+		{"disable", func() any { return new(disableRequest) }, object("room_name", scalar, "kind", scalar, "allow_unmute", scalar,
+			"presets", names, "except_presets", names, "except_hosts", scalar)},
+		{"enable", func() any { return new(enableRequest) }, object("room_name", scalar, "participant_identity", scalar, "kind", scalar)},
+		{"removeSelected", func() any { return new(removeSelectedRequest) }, object("room_name", scalar,
+			"presets", names, "except_presets", names, "except_hosts", scalar)},
+		{"createPreset", func() any { return new(createPresetRequest) }, object(append([]any{"name", scalar}, presetDef...)...)},
+		{"presetDefinition", func() any { return new(config.PresetConfig) }, object(presetDef...)},
 	}
 }()
 
@@ -138,6 +150,17 @@ func FuzzRESTDecode(f *testing.F) {
 		{6, `{"participant_identity":"troll","duration_seconds":"60"}`},
 		{7, `{"room_name":"stage","participant_identity":"troll"}`},
 		{7, `{"participant_identity":"troll","Participant_Identity":"other"}`},
+		{8, `{"room_name":"class","kind":"audio","allow_unmute":false,"presets":["student"],"except_presets":["host"],"except_hosts":true}`},
+		{8, `{"room_name":"class","kind":"video","allow_unmute":"no","presets":"student"}`},
+		{8, `{"room_name":"class","presets":["a"],"Presets":["b"],"except_hosts":true,"except_hosts":false}`},
+		{9, `{"room_name":"class","participant_identity":"s1","kind":"audio"}`},
+		{9, `{"room_name":"class","participant_identity":"s1","kind":["audio"]}`},
+		{10, `{"room_name":"class","presets":[],"except_presets":[["host"]],"except_hosts":true}`},
+		{10, `{"room_name":"class","SelectorJSON":{"presets":["x"]}}`},
+		{11, `{"name":"moderator","can_publish":true,"can_publish_sources":["microphone"],"can_subscribe":true,"host":{"kick_participant":true}}`},
+		{11, `{"name":"m","host":{"pin_participant":true,"pin_participant":false},"PresetConfig":{}}`},
+		{12, `{"can_subscribe":true,"host":{"pin_participant":true,"end_session":1}}`},
+		{12, `{"name":"x","can_publish_sources":"camera","HOST":{}}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.kind, []byte(s.body))

@@ -45,7 +45,7 @@ func decodeJSON(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %s", room.ErrInvalidArgument, describeJSONError(err))
+		return fmt.Errorf("%w: %s", room.ErrInvalidArgument, describeJSONError(err, reflect.TypeOf(v)))
 	}
 	// Not dec.More(), which is false before a stray '}' or ']'.
 	if len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
@@ -82,7 +82,7 @@ func (k *keyChecker) token() (json.Token, error) {
 		err = io.ErrUnexpectedEOF // EOF inside a value: the body ends early
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", room.ErrInvalidArgument, describeJSONError(err))
+		return nil, fmt.Errorf("%w: %s", room.ErrInvalidArgument, describeJSONError(err, nil))
 	}
 	return tok, nil
 }
@@ -219,7 +219,9 @@ func deref(t reflect.Type) reflect.Type {
 	return t
 }
 
-func describeJSONError(err error) string {
+// describeJSONError says what is wrong with a body decoded into a value of type t (nil
+// when not known).
+func describeJSONError(err error, t reflect.Type) string {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -229,13 +231,34 @@ func describeJSONError(err error) string {
 		if typ.Field == "" {
 			return "the request body must be a JSON object"
 		}
-		return fmt.Sprintf("field %q must be %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+		return fmt.Sprintf("field %q must be %s, not %s", keyPath(t, typ.Field), jsonKind(typ.Type.Kind().String()), typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "malformed JSON: the body ends early"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
 	}
 	return "malformed JSON"
+}
+
+// keyPath turns encoding/json's path of a field in a value of type t
+// ("SelectorJSON.presets") into the body's key path ("presets"): an embedded struct
+// has no key of its own.
+func keyPath(t reflect.Type, path string) string {
+	var out []string
+	for _, seg := range strings.Split(path, ".") {
+		t = deref(t)
+		if t != nil && t.Kind() == reflect.Struct {
+			if f, ok := t.FieldByName(seg); ok && f.Anonymous && f.Tag.Get("json") == "" {
+				t = f.Type
+				continue
+			}
+			t = jsonFields(t)[seg]
+		} else {
+			t = nil
+		}
+		out = append(out, seg)
+	}
+	return strings.Join(out, ".")
 }
 
 func jsonKind(goKind string) string {

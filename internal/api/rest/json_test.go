@@ -77,3 +77,22 @@ func TestDecodeJSONCaseVariantsInEveryRequestType(t *testing.T) {
 		}
 	}
 }
+
+// A wrong type inside an embedded struct is named by its key, without the Go type's
+// name encoding/json puts in its path.
+func TestDecodeJSONNamesKeysOfEmbeddedStructs(t *testing.T) {
+	for _, tc := range []struct {
+		v          any
+		body, want string
+	}{
+		{new(removeSelectedRequest), `{"room_name":"r","presets":"student"}`, `field "presets" must be an array, not string`},
+		{new(disableRequest), `{"room_name":"r","except_hosts":"yes"}`, `field "except_hosts" must be true or false, not string`},
+		{new(createPresetRequest), `{"name":"p","host":{"pin_participant":1}}`, `field "host.pin_participant" must be true or false, not number`},
+		{new(createPresetRequest), `{"name":"p","host":[]}`, `field "host" must be an object, not array`},
+	} {
+		err := decodeJSON([]byte(tc.body), tc.v)
+		if err == nil || !errors.Is(err, room.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want INVALID_REQUEST mentioning %s", tc.body, err, tc.want)
+		}
+	}
+}

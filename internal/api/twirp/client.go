@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -114,9 +115,18 @@ func (c *jsonClient) post(ctx context.Context, service, method string, grant *lk
 			Msg  string `json:"msg"`
 		}
 		if json.Unmarshal(data, &te) != nil || te.Code == "" || !twirp.IsValidErrorCode(twirp.ErrorCode(te.Code)) {
+			if hresp.StatusCode == http.StatusNotFound {
+				// A plain 404: livekit-server, which serves none of Usher's services.
+				return twirp.NewError(twirp.BadRoute, fmt.Sprintf("%s has no %s service (HTTP 404)", c.baseURL, service))
+			}
 			return twirp.NewError(twirp.Unavailable, fmt.Sprintf("%s answered HTTP %d without a Twirp error", c.baseURL, hresp.StatusCode))
 		}
 		return twirp.NewError(twirp.ErrorCode(te.Code), te.Msg)
+	}
+	if ct, _, _ := mime.ParseMediaType(hresp.Header.Get("Content-Type")); ct != "application/json" {
+		// Not a Twirp answer: older livekit-server answers any unknown path with its
+		// health check ("OK").
+		return twirp.NewError(twirp.BadRoute, fmt.Sprintf("%s has no %s service (it answered %s with HTTP 200 of type %q)", c.baseURL, service, method, ct))
 	}
 	if err := json.Unmarshal(data, resp); err != nil {
 		return twirp.NewError(twirp.Malformed, fmt.Sprintf("the answer of %s could not be decoded: %v", method, err))
