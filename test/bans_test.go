@@ -24,8 +24,8 @@ import (
 
 // moderation returns a client of the server's usher.Moderation service signed with
 // the test key.
-func moderation(srv *testutil.TestServer) *twirpapi.ModerationClient {
-	return twirpapi.NewModerationClient(srv.URL, testutil.APIKey, testutil.APISecret, nil)
+func moderation(srv *testutil.TestServer) *twirpapi.Client {
+	return twirpapi.NewClient(srv.URL, testutil.APIKey, testutil.APISecret, nil)
 }
 
 // wantBanned fails unless a join with tok is refused before the upgrade with 403 and

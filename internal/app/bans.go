@@ -40,11 +40,11 @@ func (c *connFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.apiSecret, "api-secret", getenv("LIVEKIT_API_SECRET"), "API `secret` (env LIVEKIT_API_SECRET)")
 }
 
-func (c *connFlags) client() (*twirpapi.ModerationClient, error) {
+func (c *connFlags) client() (*twirpapi.Client, error) {
 	if c.apiKey == "" || c.apiSecret == "" {
 		return nil, errors.New("--api-key and --api-secret (or LIVEKIT_API_KEY and LIVEKIT_API_SECRET) are required")
 	}
-	return twirpapi.NewModerationClient(c.url, c.apiKey, c.apiSecret, nil), nil
+	return twirpapi.NewClient(c.url, c.apiKey, c.apiSecret, nil), nil
 }
 
 // bans runs `usher bans list|add|lift`.
@@ -132,7 +132,7 @@ func printBansUsage(w io.Writer, getenv func(string) string) {
 }
 
 // listBans prints every page of the bans that match.
-func listBans(ctx context.Context, client *twirpapi.ModerationClient, roomName, tenant string, asJSON bool, stdout io.Writer) error {
+func listBans(ctx context.Context, client *twirpapi.Client, roomName, tenant string, asJSON bool, stdout io.Writer) error {
 	var all []twirpapi.BanJSON
 	token := ""
 	for {

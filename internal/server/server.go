@@ -449,9 +449,8 @@ func newGateway(cfg *config.Config, local localServices, auditLog rest.AuditLog,
 	}
 	if u := rc.Upstream; u.URL != "" {
 		opts.Service = rest.Upstream(u.URL, u.APIKey, u.APISecret, u.Timeout)
-		opts.Moderation = rest.UpstreamModeration(u.URL, u.APIKey, u.APISecret, u.Timeout)
-		opts.HostControls = rest.UpstreamHostControls(u.URL, u.APIKey, u.APISecret, u.Timeout)
-		opts.Presets = rest.UpstreamPresets(u.URL, u.APIKey, u.APISecret, u.Timeout)
+		usher := rest.UpstreamUsher(u.URL, u.APIKey, u.APISecret, u.Timeout)
+		opts.Moderation, opts.HostControls, opts.Presets = usher, usher, usher
 		opts.APIKey, opts.APISecret = u.APIKey, u.APISecret
 		opts.Timeout = u.Timeout + time.Second
 		log.Info("REST gateway fronts an upstream server", "url", u.URL)

@@ -59,9 +59,15 @@ type pinResponse struct {
 	Unpinned string `json:"unpinned"`
 }
 
-// hostControls returns the host-control service, once the caller's access to the room
-// is checked (another tenant's room is not found).
-func (g *Gateway) hostControls(ctx context.Context, c caller, roomName string) (twirpapi.HostControlsService, error) {
+// hostControls returns the host-control service, once a bulk call's selector (nil for
+// a call on one participant) and then the caller's access to the room are checked
+// (another tenant's room is not found).
+func (g *Gateway) hostControls(ctx context.Context, c caller, roomName string, sel *twirpapi.SelectorJSON) (twirpapi.HostControlsService, error) {
+	if sel != nil {
+		if err := g.checkSelector(*sel); err != nil {
+			return nil, err
+		}
+	}
 	if g.opts.HostControls == nil {
 		return nil, fmt.Errorf("%w: host controls need Usher's usher.HostControls service", room.ErrUnsupported)
 	}
@@ -124,10 +130,7 @@ func (g *Gateway) disableAll(ctx context.Context, c caller, r *http.Request) (in
 	if err := checkKind(req.Kind); err != nil {
 		return 0, nil, err
 	}
-	if err := g.checkSelector(req.SelectorJSON); err != nil {
-		return 0, nil, err
-	}
-	svc, err := g.hostControls(ctx, c, req.RoomName)
+	svc, err := g.hostControls(ctx, c, req.RoomName, &req.SelectorJSON)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -155,7 +158,7 @@ func (g *Gateway) enableParticipant(ctx context.Context, c caller, r *http.Reque
 	if err := checkKind(req.Kind); err != nil {
 		return 0, nil, err
 	}
-	svc, err := g.hostControls(ctx, c, req.RoomName)
+	svc, err := g.hostControls(ctx, c, req.RoomName, nil)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -189,7 +192,7 @@ func (g *Gateway) setPin(ctx context.Context, c caller, r *http.Request, pin boo
 	if err := required([2]string{"room_name", req.RoomName}, [2]string{"participant_identity", req.ParticipantIdentity}); err != nil {
 		return 0, nil, err
 	}
-	svc, err := g.hostControls(ctx, c, req.RoomName)
+	svc, err := g.hostControls(ctx, c, req.RoomName, nil)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -214,10 +217,7 @@ func (g *Gateway) removeSelected(ctx context.Context, c caller, r *http.Request)
 	if err := required([2]string{"room_name", req.RoomName}); err != nil {
 		return 0, nil, err
 	}
-	if err := g.checkSelector(req.SelectorJSON); err != nil {
-		return 0, nil, err
-	}
-	svc, err := g.hostControls(ctx, c, req.RoomName)
+	svc, err := g.hostControls(ctx, c, req.RoomName, &req.SelectorJSON)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -46,23 +46,32 @@ func toRESTPreset(p twirpapi.PresetJSON) presetJSON {
 	return presetJSON{Name: p.Name, Source: p.Source, PresetConfig: p.Preset}
 }
 
-// presets returns the preset service; with write, only for an operator.
-func (g *Gateway) presets(c caller, write bool) (twirpapi.PresetsService, error) {
-	if write && c.authID != "" {
-		return nil, fmt.Errorf("%w: presets apply to every room of the server, so only an operator's API token (one without an auth id) may change them", apierr.ErrOperatorOnly)
+// presetHandler is a preset endpoint, given the preset service.
+type presetHandler func(ctx context.Context, svc twirpapi.PresetsService, r *http.Request) (int, any, error)
+
+// presetRoute serves h with the preset service; a write only for an operator.
+func (g *Gateway) presetRoute(write bool, h presetHandler) func(context.Context, caller, *http.Request) (int, any, error) {
+	return func(ctx context.Context, c caller, r *http.Request) (int, any, error) {
+		if write && c.authID != "" {
+			return 0, nil, fmt.Errorf("%w: presets apply to every room of the server, so only an operator's API token (one without an auth id) may change them", apierr.ErrOperatorOnly)
+		}
+		if g.opts.Presets == nil {
+			return 0, nil, fmt.Errorf("%w: presets need Usher's usher.Presets service", room.ErrUnsupported)
+		}
+		return h(ctx, g.opts.Presets, r)
 	}
-	if g.opts.Presets == nil {
-		return nil, fmt.Errorf("%w: presets need Usher's usher.Presets service", room.ErrUnsupported)
-	}
-	return g.opts.Presets, nil
 }
 
-// listPresets lists every preset, by name.
-func (g *Gateway) listPresets(ctx context.Context, c caller, _ *http.Request) (int, any, error) {
-	svc, err := g.presets(c, false)
+// presetAnswer answers with the preset of res, or err.
+func presetAnswer(status int, res *twirpapi.PresetResponse, err error) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	return status, toRESTPreset(res.Preset), nil
+}
+
+// listPresets lists every preset, by name.
+func listPresets(ctx context.Context, svc twirpapi.PresetsService, _ *http.Request) (int, any, error) {
 	res, err := svc.ListPresets(ctx, &twirpapi.ListPresetsRequest{})
 	if err != nil {
 		return 0, nil, err
@@ -77,24 +86,13 @@ func (g *Gateway) listPresets(ctx context.Context, c caller, _ *http.Request) (i
 }
 
 // getPreset returns one preset.
-func (g *Gateway) getPreset(ctx context.Context, c caller, r *http.Request) (int, any, error) {
-	svc, err := g.presets(c, false)
-	if err != nil {
-		return 0, nil, err
-	}
+func getPreset(ctx context.Context, svc twirpapi.PresetsService, r *http.Request) (int, any, error) {
 	res, err := svc.GetPreset(ctx, &twirpapi.PresetNameRequest{Name: r.PathValue("name")})
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, toRESTPreset(res.Preset), nil
+	return presetAnswer(http.StatusOK, res, err)
 }
 
 // createPreset adds a preset; its name may not be taken.
-func (g *Gateway) createPreset(ctx context.Context, c caller, r *http.Request) (int, any, error) {
-	svc, err := g.presets(c, true)
-	if err != nil {
-		return 0, nil, err
-	}
+func createPreset(ctx context.Context, svc twirpapi.PresetsService, r *http.Request) (int, any, error) {
 	var req createPresetRequest
 	if err := decode(r, &req); err != nil {
 		return 0, nil, err
@@ -103,19 +101,12 @@ func (g *Gateway) createPreset(ctx context.Context, c caller, r *http.Request) (
 		return 0, nil, err
 	}
 	res, err := svc.CreatePreset(ctx, &twirpapi.PutPresetRequest{Name: req.Name, Preset: req.PresetConfig})
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusCreated, toRESTPreset(res.Preset), nil
+	return presetAnswer(http.StatusCreated, res, err)
 }
 
 // updatePreset replaces the definition of a preset made through the API; its holders
 // in every room get it at once.
-func (g *Gateway) updatePreset(ctx context.Context, c caller, r *http.Request) (int, any, error) {
-	svc, err := g.presets(c, true)
-	if err != nil {
-		return 0, nil, err
-	}
+func updatePreset(ctx context.Context, svc twirpapi.PresetsService, r *http.Request) (int, any, error) {
 	var def config.PresetConfig
 	if err := decode(r, &def); err != nil {
 		return 0, nil, err
@@ -129,11 +120,7 @@ func (g *Gateway) updatePreset(ctx context.Context, c caller, r *http.Request) (
 
 // deletePreset removes a preset made through the API; its holders lose its host
 // controls and keep their media permissions.
-func (g *Gateway) deletePreset(ctx context.Context, c caller, r *http.Request) (int, any, error) {
-	svc, err := g.presets(c, true)
-	if err != nil {
-		return 0, nil, err
-	}
+func deletePreset(ctx context.Context, svc twirpapi.PresetsService, r *http.Request) (int, any, error) {
 	name := r.PathValue("name")
 	res, err := svc.DeletePreset(ctx, &twirpapi.PresetNameRequest{Name: name})
 	if err != nil {

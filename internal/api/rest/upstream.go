@@ -167,45 +167,38 @@ func (u upstream) PerformRpc(context.Context, *livekit.PerformRpcRequest) (*live
 	return nil, fmt.Errorf("%w: PerformRpc through the upstream", apierr.ErrUnimplemented)
 }
 
-// UpstreamModeration returns usher.Moderation of a remote Usher, reached with the
-// moderation client (which signs each call with the grants it needs), with the
-// gateway's timeout and error translation. A server without that service
-// (livekit-server) makes the ban endpoints answer NOT_SUPPORTED.
-func UpstreamModeration(serverURL, apiKey, apiSecret string, timeout time.Duration) twirpapi.ModerationService {
-	c := twirpapi.NewModerationClient(serverURL, apiKey, apiSecret, nil)
-	c.SetInterceptor(usherUpstream(timeout, "bans", map[twirp.ErrorCode]error{twirp.ResourceExhausted: auth.ErrTooManyBans}))
+// UpstreamUsher returns a client of Usher's own services (usher.Moderation,
+// usher.HostControls, usher.Presets) on a remote Usher, which signs each call with the
+// grants it needs, with the gateway's timeout and error translation. A server without
+// those services (livekit-server) makes the endpoints that need them answer
+// NOT_SUPPORTED.
+func UpstreamUsher(serverURL, apiKey, apiSecret string, timeout time.Duration) *twirpapi.Client {
+	c := twirpapi.NewClient(serverURL, apiKey, apiSecret, nil)
+	c.SetInterceptor(usherUpstream(timeout))
 	return c
 }
 
-// UpstreamHostControls returns usher.HostControls of a remote Usher, as
-// UpstreamModeration does usher.Moderation: without that service (livekit-server) the
-// host-control endpoints answer NOT_SUPPORTED.
-func UpstreamHostControls(serverURL, apiKey, apiSecret string, timeout time.Duration) twirpapi.HostControlsService {
-	c := twirpapi.NewHostControlsClient(serverURL, apiKey, apiSecret, nil)
-	c.SetInterceptor(usherUpstream(timeout, "host controls", nil))
-	return c
-}
-
-// UpstreamPresets returns usher.Presets of a remote Usher, as UpstreamModeration does
-// usher.Moderation: without that service (livekit-server) the preset endpoints answer
-// NOT_SUPPORTED. The service's own codes keep their meaning (a preset that is missing,
-// taken, read-only, one too many).
-func UpstreamPresets(serverURL, apiKey, apiSecret string, timeout time.Duration) twirpapi.PresetsService {
-	c := twirpapi.NewPresetsClient(serverURL, apiKey, apiSecret, nil)
-	c.SetInterceptor(usherUpstream(timeout, "presets", map[twirp.ErrorCode]error{
+// usherServices says, of each of Usher's services, what needs it (for NOT_SUPPORTED)
+// and which Twirp codes keep the service's own meaning through the gateway.
+var usherServices = map[string]struct {
+	needs string
+	codes map[twirp.ErrorCode]error
+}{
+	twirpapi.ModerationServiceName:   {"bans", map[twirp.ErrorCode]error{twirp.ResourceExhausted: auth.ErrTooManyBans}},
+	twirpapi.HostControlsServiceName: {"host controls", nil},
+	twirpapi.PresetsServiceName: {"presets", map[twirp.ErrorCode]error{
 		twirp.NotFound:           room.ErrPresetNotFound,
 		twirp.AlreadyExists:      room.ErrPresetExists,
 		twirp.FailedPrecondition: room.ErrPresetReadOnly,
 		twirp.ResourceExhausted:  room.ErrTooManyPresets,
-	}))
-	return c
+	}},
 }
 
-// usherUpstream returns the interceptor of a client of one of Usher's own services on
-// the upstream server: each call gets the gateway's timeout; a bad_route (the upstream
-// has no such service: livekit-server) is NOT_SUPPORTED, naming what needs it; codes
-// gives some Twirp codes the service's own meaning; translate maps the rest.
-func usherUpstream(timeout time.Duration, needs string, codes map[twirp.ErrorCode]error) twirpapi.ClientInterceptor {
+// usherUpstream returns the interceptor of UpstreamUsher: each call gets the gateway's
+// timeout; a bad_route (the upstream has no such service: livekit-server) is
+// NOT_SUPPORTED, naming what needs it; the service's own codes keep their meaning;
+// translate maps the rest.
+func usherUpstream(timeout time.Duration) twirpapi.ClientInterceptor {
 	return func(ctx context.Context, service, _ string, call func(context.Context) error) error {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -213,12 +206,13 @@ func usherUpstream(timeout time.Duration, needs string, codes map[twirp.ErrorCod
 		if err == nil {
 			return nil
 		}
+		svc := usherServices[service]
 		var te twirp.Error
 		if errors.As(err, &te) {
 			if te.Code() == twirp.BadRoute {
-				return fmt.Errorf("%w: the upstream server has no %s service (%s need an Usher upstream)", room.ErrUnsupported, service, needs)
+				return fmt.Errorf("%w: the upstream server has no %s service (%s need an Usher upstream)", room.ErrUnsupported, service, svc.needs)
 			}
-			if as, ok := codes[te.Code()]; ok {
+			if as, ok := svc.codes[te.Code()]; ok {
 				return fmt.Errorf("%w: %s", as, strings.TrimPrefix(te.Msg(), as.Error()+": "))
 			}
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/twitchtv/twirp"
 )
 
-// maxClientResponse bounds a response the clients of Usher's services read.
+// maxClientResponse bounds a response the client of Usher's services reads.
 const maxClientResponse = 16 << 20
 
 // clientTokenTTL is the lifetime of the token a client signs for each call.
@@ -27,22 +27,29 @@ const clientTokenTTL = 5 * time.Minute
 // apply its upstream timeout and error catalogue.
 type ClientInterceptor func(ctx context.Context, service, method string, call func(context.Context) error) error
 
-// jsonClient calls one of Usher's own JSON Twirp services (usher.Moderation,
-// usher.HostControls, usher.Presets) on a running server over HTTP, signing each call
-// with a short-lived token that carries only the grants the call needs (as the
-// LiveKit SDKs' clients do). Its errors are twirp.Error values with the server's code
-// and message. The typed clients embed it.
-type jsonClient struct {
+// Client calls Usher's own JSON Twirp services (usher.Moderation, usher.HostControls,
+// usher.Presets) on a running server over HTTP, signing each call with a short-lived
+// token that carries only the grants the call needs (as the LiveKit SDKs' clients do):
+// roomAdmin for the room of a call on one room, roomCreate and roomList for a ban
+// without a room, roomCreate for preset writes and roomList for preset reads. Its
+// errors are twirp.Error values with the server's code and message.
+type Client struct {
 	baseURL           string
 	apiKey, apiSecret string
 	http              *http.Client
 	intercept         ClientInterceptor
 }
 
-// newJSONClient returns a client of the server at serverURL (http://, https://, ws://
-// or wss://, as LIVEKIT_URL is written). hc may be nil for a client with a 30-second
+var (
+	_ ModerationService   = (*Client)(nil)
+	_ HostControlsService = (*Client)(nil)
+	_ PresetsService      = (*Client)(nil)
+)
+
+// NewClient returns a client of the server at serverURL (http://, https://, ws:// or
+// wss://, as LIVEKIT_URL is written). hc may be nil for a client with a 30-second
 // timeout.
-func newJSONClient(serverURL, apiKey, apiSecret string, hc *http.Client) jsonClient {
+func NewClient(serverURL, apiKey, apiSecret string, hc *http.Client) *Client {
 	u := strings.TrimRight(serverURL, "/")
 	switch {
 	case strings.HasPrefix(u, "ws://"):
@@ -53,21 +60,100 @@ func newJSONClient(serverURL, apiKey, apiSecret string, hc *http.Client) jsonCli
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return jsonClient{baseURL: u, apiKey: apiKey, apiSecret: apiSecret, http: hc}
+	return &Client{baseURL: u, apiKey: apiKey, apiSecret: apiSecret, http: hc}
 }
 
 // SetInterceptor makes f wrap every later call of the client (nil: none). Set it
 // before the client is shared.
-func (c *jsonClient) SetInterceptor(f ClientInterceptor) { c.intercept = f }
+func (c *Client) SetInterceptor(f ClientInterceptor) { c.intercept = f }
 
-// roomAdminGrant is the grant of a call on one room.
+// Grants of the calls (see Client).
+var (
+	presetWriteGrant = &lkauth.VideoGrant{RoomCreate: true}
+	presetReadGrant  = &lkauth.VideoGrant{RoomList: true}
+)
+
 func roomAdminGrant(roomName string) *lkauth.VideoGrant {
 	return &lkauth.VideoGrant{RoomAdmin: true, Room: roomName}
 }
 
+func moderationGrant(roomName string) *lkauth.VideoGrant {
+	if roomName != "" {
+		return roomAdminGrant(roomName)
+	}
+	return &lkauth.VideoGrant{RoomCreate: true, RoomList: true}
+}
+
+// The methods of ModerationService, HostControlsService and PresetsService.
+
+// BanParticipant implements ModerationService.
+func (c *Client) BanParticipant(ctx context.Context, r *BanParticipantRequest) (*BanParticipantResponse, error) {
+	return invoke[BanParticipantResponse](ctx, c, ModerationServiceName, "BanParticipant", moderationGrant(r.Room), r)
+}
+
+// ListBans implements ModerationService.
+func (c *Client) ListBans(ctx context.Context, r *ListBansRequest) (*ListBansResponse, error) {
+	return invoke[ListBansResponse](ctx, c, ModerationServiceName, "ListBans", moderationGrant(r.Room), r)
+}
+
+// LiftBan implements ModerationService.
+func (c *Client) LiftBan(ctx context.Context, r *LiftBanRequest) (*LiftBanResponse, error) {
+	return invoke[LiftBanResponse](ctx, c, ModerationServiceName, "LiftBan", moderationGrant(r.Room), r)
+}
+
+// DisableAll implements HostControlsService.
+func (c *Client) DisableAll(ctx context.Context, r *DisableAllRequest) (*IdentitiesResponse, error) {
+	return invoke[IdentitiesResponse](ctx, c, HostControlsServiceName, "DisableAll", roomAdminGrant(r.Room), r)
+}
+
+// Enable implements HostControlsService.
+func (c *Client) Enable(ctx context.Context, r *EnableRequest) (*IdentitiesResponse, error) {
+	return invoke[IdentitiesResponse](ctx, c, HostControlsServiceName, "Enable", roomAdminGrant(r.Room), r)
+}
+
+// Pin implements HostControlsService.
+func (c *Client) Pin(ctx context.Context, r *PinRequest) (*PinResponse, error) {
+	return invoke[PinResponse](ctx, c, HostControlsServiceName, "Pin", roomAdminGrant(r.Room), r)
+}
+
+// Unpin implements HostControlsService.
+func (c *Client) Unpin(ctx context.Context, r *PinRequest) (*PinResponse, error) {
+	return invoke[PinResponse](ctx, c, HostControlsServiceName, "Unpin", roomAdminGrant(r.Room), r)
+}
+
+// RemoveParticipants implements HostControlsService.
+func (c *Client) RemoveParticipants(ctx context.Context, r *RemoveParticipantsRequest) (*IdentitiesResponse, error) {
+	return invoke[IdentitiesResponse](ctx, c, HostControlsServiceName, "RemoveParticipants", roomAdminGrant(r.Room), r)
+}
+
+// CreatePreset implements PresetsService.
+func (c *Client) CreatePreset(ctx context.Context, r *PutPresetRequest) (*PresetResponse, error) {
+	return invoke[PresetResponse](ctx, c, PresetsServiceName, "CreatePreset", presetWriteGrant, r)
+}
+
+// UpdatePreset implements PresetsService.
+func (c *Client) UpdatePreset(ctx context.Context, r *PutPresetRequest) (*PresetResponse, error) {
+	return invoke[PresetResponse](ctx, c, PresetsServiceName, "UpdatePreset", presetWriteGrant, r)
+}
+
+// DeletePreset implements PresetsService.
+func (c *Client) DeletePreset(ctx context.Context, r *PresetNameRequest) (*PresetResponse, error) {
+	return invoke[PresetResponse](ctx, c, PresetsServiceName, "DeletePreset", presetWriteGrant, r)
+}
+
+// GetPreset implements PresetsService.
+func (c *Client) GetPreset(ctx context.Context, r *PresetNameRequest) (*PresetResponse, error) {
+	return invoke[PresetResponse](ctx, c, PresetsServiceName, "GetPreset", presetReadGrant, r)
+}
+
+// ListPresets implements PresetsService.
+func (c *Client) ListPresets(ctx context.Context, r *ListPresetsRequest) (*ListPresetsResponse, error) {
+	return invoke[ListPresetsResponse](ctx, c, PresetsServiceName, "ListPresets", presetReadGrant, r)
+}
+
 // invoke calls service/method with req under a token carrying grant and decodes the
 // answer into a new Resp.
-func invoke[Resp any](ctx context.Context, c *jsonClient, service, method string, grant *lkauth.VideoGrant, req any) (*Resp, error) {
+func invoke[Resp any](ctx context.Context, c *Client, service, method string, grant *lkauth.VideoGrant, req any) (*Resp, error) {
 	resp := new(Resp)
 	call := func(ctx context.Context) error { return c.post(ctx, service, method, grant, req, resp) }
 	var err error
@@ -84,7 +170,7 @@ func invoke[Resp any](ctx context.Context, c *jsonClient, service, method string
 
 // post posts req to service/method with a token carrying grant, and decodes the answer
 // into resp.
-func (c *jsonClient) post(ctx context.Context, service, method string, grant *lkauth.VideoGrant, req, resp any) error {
+func (c *Client) post(ctx context.Context, service, method string, grant *lkauth.VideoGrant, req, resp any) error {
 	tok, err := lkauth.NewAccessToken(c.apiKey, c.apiSecret).SetValidFor(clientTokenTTL).SetVideoGrant(grant).ToJWT()
 	if err != nil {
 		return fmt.Errorf("signing the request token: %w", err)

@@ -32,7 +32,7 @@ func TestClientOfAServerWithoutTheService(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(tc.handle)
 			defer srv.Close()
-			_, err := NewPresetsClient(srv.URL, "key", "secret-secret-secret-secret-secret", nil).GetPreset(context.Background(), &PresetNameRequest{Name: "x"})
+			_, err := NewClient(srv.URL, "key", "secret-secret-secret-secret-secret", nil).GetPreset(context.Background(), &PresetNameRequest{Name: "x"})
 			var te twirp.Error
 			if !errors.As(err, &te) || te.Code() != tc.code {
 				t.Fatalf("error %v; want %s", err, tc.code)
@@ -48,7 +48,7 @@ func TestClientInterceptor(t *testing.T) {
 		_, _ = w.Write([]byte(`{"identities":["a"]}`))
 	}))
 	defer srv.Close()
-	c := NewHostControlsClient(srv.URL, "key", "secret-secret-secret-secret-secret", nil)
+	c := NewClient(srv.URL, "key", "secret-secret-secret-secret-secret", nil)
 	var seen string
 	c.SetInterceptor(func(ctx context.Context, service, method string, call func(context.Context) error) error {
 		seen = service + "/" + method

@@ -89,7 +89,7 @@ type PinResponse struct {
 }
 
 // HostControlsService is usher.HostControls: this server's (HostControls) or a remote
-// one's (HostControlsClient).
+// one's (Client).
 type HostControlsService interface {
 	DisableAll(ctx context.Context, req *DisableAllRequest) (*IdentitiesResponse, error)
 	Enable(ctx context.Context, req *EnableRequest) (*IdentitiesResponse, error)

@@ -82,7 +82,7 @@ type LiftBanResponse struct {
 }
 
 // ModerationService is usher.Moderation: this server's (Moderation) or a remote one's
-// (ModerationClient).
+// (Client).
 type ModerationService interface {
 	BanParticipant(ctx context.Context, req *BanParticipantRequest) (*BanParticipantResponse, error)
 	ListBans(ctx context.Context, req *ListBansRequest) (*ListBansResponse, error)

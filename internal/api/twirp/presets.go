@@ -51,7 +51,7 @@ type ListPresetsResponse struct {
 }
 
 // PresetsService is usher.Presets: this server's (Presets) or a remote one's
-// (PresetsClient).
+// (Client).
 type PresetsService interface {
 	CreatePreset(ctx context.Context, req *PutPresetRequest) (*PresetResponse, error)
 	UpdatePreset(ctx context.Context, req *PutPresetRequest) (*PresetResponse, error)
