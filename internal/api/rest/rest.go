@@ -2,8 +2,10 @@
 // product backends that want neither Twirp nor JWT minting, with one API token per
 // tenant and tenant isolation by the rooms' metadata.auth_id.
 //
-// The gateway depends only on livekit.RoomService, so it fronts this server or a
-// remote LiveKit-compatible one alike.
+// The gateway depends on livekit.RoomService, so it fronts this server or a remote
+// LiveKit-compatible one alike; bans, host controls and presets go through Usher's own
+// services (twirpapi.ModerationService, HostControlsService, PresetsService), this
+// server's or a remote Usher's.
 package rest
 
 import (
