@@ -44,8 +44,9 @@ var requestTypes = func() []struct {
 		"can_update_metadata", scalar, "can_publish_sources", sources, "hidden", scalar)
 	names := &shape{listOf: scalar}
 	presetDef := []any{"can_publish", scalar, "can_publish_sources", sources, "can_subscribe", scalar, "can_publish_data", scalar,
-		"can_update_metadata", scalar, "hidden", scalar, "host", object("disable_participant_audio", scalar,
-			"disable_participant_video", scalar, "pin_participant", scalar, "kick_participant", scalar, "end_session", scalar)}
+		"can_update_metadata", scalar, "hidden", scalar, "waiting_room", scalar, "host", object("disable_participant_audio", scalar,
+			"disable_participant_video", scalar, "pin_participant", scalar, "kick_participant", scalar, "end_session", scalar,
+			"accept_waiting_requests", scalar, "ban_participant", scalar)}
 	return []struct {
 		name  string
 		new   func() any
