@@ -122,7 +122,7 @@ func (r *Room) mustWaitLocked(p *Participant) bool {
 	if !byPreset && !r.wait.enabled {
 		return false
 	}
-	return !(r.wait.mode == config.WaitHostOpens && r.opened)
+	return r.wait.mode != config.WaitHostOpens || !r.opened
 }
 
 // holdLocked puts p, about to join, in the waiting room: its permission is held until
