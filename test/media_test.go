@@ -54,8 +54,10 @@ type mediaPublisher struct {
 	marker       byte
 	written      int
 	keyEvery     int
-	stop         chan struct{}
-	done         chan struct{}
+	// level is the audio level each audio packet carries (nil: no extension).
+	level *uint8
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 func publishMedia(t *testing.T, c *testutil.Client) (*mediaPublisher, *lksdk.LocalTrackPublication, *lksdk.LocalTrackPublication) {
@@ -72,6 +74,14 @@ func publishMedia(t *testing.T, c *testutil.Client) (*mediaPublisher, *lksdk.Loc
 	go mp.run()
 	t.Cleanup(mp.close)
 	return mp, apub, vpub
+}
+
+// setAudioLevel makes the audio packets written from now on carry the audio-level
+// extension with level (-dBov: 0 loudest, 127 silence).
+func (mp *mediaPublisher) setAudioLevel(level uint8) {
+	mp.mu.Lock()
+	mp.level = &level
+	mp.mu.Unlock()
 }
 
 // setMarker makes the frames written from now on carry m.
@@ -105,7 +115,12 @@ func (mp *mediaPublisher) run() {
 		}
 		mp.mu.Lock()
 		marker := mp.marker
-		_ = mp.audio.WriteSample(media.Sample{Data: opusFrame(n, marker), Duration: 20 * time.Millisecond}, nil)
+		var opts *lksdk.SampleWriteOptions
+		if mp.level != nil {
+			level := *mp.level
+			opts = &lksdk.SampleWriteOptions{AudioLevel: &level}
+		}
+		_ = mp.audio.WriteSample(media.Sample{Data: opusFrame(n, marker), Duration: 20 * time.Millisecond}, opts)
 		if n%2 == 0 {
 			_ = mp.video.WriteSample(media.Sample{Data: vp8Frame(n, (n/2)%uint32(mp.keyEvery) == 0, marker), Duration: 40 * time.Millisecond}, nil)
 		}

@@ -144,6 +144,7 @@ func (r *Room) Activate(p *Participant, resp *livekit.JoinResponse) error {
 	if p.waiting {
 		r.startWaitLocked(p)
 	} else {
+		r.sendSpeakersLocked(p)
 		r.emitParticipantLocked(events.ParticipantJoined, p, p.selfActor(r), "")
 	}
 	if p.canAdmit() {

@@ -19,6 +19,8 @@ import (
 type Options struct {
 	// Defaults are the room defaults from the server config.
 	Defaults config.RoomConfig
+	// SpeakerInterval is how often active speakers are updated (0: SpeakerInterval).
+	SpeakerInterval time.Duration
 	// Limits bound names and metadata.
 	Limits config.LimitConfig
 	// Logger receives lifecycle logs; nil discards them.
@@ -50,6 +52,9 @@ type Manager struct {
 	mu     sync.RWMutex
 	rooms  map[string]*Room
 	closed bool
+	// stop ends the speaker loop.
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // NewManager returns an empty Manager.
@@ -62,7 +67,13 @@ func NewManager(opts Options) *Manager {
 	if presets == nil {
 		presets, _, _ = NewPresets(opts.Presets, nil) // without a store it cannot fail
 	}
-	return &Manager{opts: opts, log: log, presets: presets, rooms: make(map[string]*Room)}
+	m := &Manager{opts: opts, log: log, presets: presets, rooms: make(map[string]*Room), stop: make(chan struct{})}
+	interval := opts.SpeakerInterval
+	if interval == 0 {
+		interval = SpeakerInterval
+	}
+	go m.runSpeakers(interval, m.stop)
+	return m
 }
 
 // Limits returns the input limits the manager enforces.
@@ -347,6 +358,7 @@ func (m *Manager) endRoom(r *Room, actor events.Actor) error {
 
 // Close closes every room; the manager accepts no new rooms afterwards.
 func (m *Manager) Close() {
+	m.stopOnce.Do(func() { close(m.stop) })
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = true

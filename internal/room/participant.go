@@ -127,6 +127,11 @@ type Participant struct {
 	held      *livekit.ParticipantPermission
 	waitSeq   uint64
 	waitTimer *time.Timer
+	// speakLevel is the smoothed audio level (0: silent); speaking and sentLevel are
+	// what clients were last told (speakers.go).
+	speakLevel float64
+	speaking   bool
+	sentLevel  float32
 	// everActive is set once the media connection came up (participant_left rather
 	// than participant_connection_aborted when they go).
 	everActive bool

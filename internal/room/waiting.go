@@ -254,6 +254,7 @@ func (r *Room) letInLocked(p *Participant, actor events.Actor) error {
 	// the room as it is.
 	p.sink.SendUpdate(append(r.visibleToLocked(p), info))
 	p.sink.SendRoomUpdate(r.infoLocked())
+	r.sendSpeakersLocked(p)
 	if !p.hidden() {
 		r.sendOthersLocked(p, []*livekit.ParticipantInfo{info})
 	}

@@ -268,6 +268,13 @@ func (s *TestServer) TryJoin(t testing.TB, roomName, identity string, opts ...Jo
 	cb.OnLocalTrackSubscribed = func(pub *lksdk.LocalTrackPublication, _ *lksdk.LocalParticipant) {
 		c.record(Event{Kind: "local_track_subscribed", Identity: identity, Detail: pub.SID()})
 	}
+	cb.OnActiveSpeakersChanged = func(ps []lksdk.Participant) {
+		ids := make([]string, len(ps))
+		for i, p := range ps {
+			ids[i] = p.Identity()
+		}
+		c.record(Event{Kind: "active_speakers", Detail: strings.Join(ids, ",")})
+	}
 	cb.OnReconnecting = func() { c.record(Event{Kind: "reconnecting"}) }
 	cb.OnReconnected = func() { c.record(Event{Kind: "reconnected"}) }
 	cb.OnRoomMoved = func(name, _ string) { c.record(Event{Kind: "room_moved", Detail: name}) }

@@ -28,10 +28,10 @@ const (
 // publisher sent them (mapped to the subscriber's extension IDs). The others describe a
 // hop (mid, rid, abs-send-time, transport-wide CC) and are the subscriber transport's own.
 var forwardedExtensions = map[string]bool{
-	"urn:ietf:params:rtp-hdrext:ssrc-audio-level":                true,
-	"urn:3gpp:video-orientation":                                 true,
-	DependencyDescriptorURI:                                      true,
-	AbsCaptureTimeURI:                                            true,
+	AudioLevelURI:                true,
+	"urn:3gpp:video-orientation": true,
+	DependencyDescriptorURI:      true,
+	AbsCaptureTimeURI:            true,
 	"http://www.webrtc.org/experiments/rtp-hdrext/playout-delay": true,
 	"http://www.webrtc.org/experiments/rtp-hdrext/color-space":   true,
 }
@@ -111,6 +111,11 @@ type Receiver struct {
 
 	keyframes atomic.Uint64
 	done      chan struct{}
+
+	// levelID is the audio-level extension's ID (0: not negotiated); level gathers the
+	// levels of the current window.
+	levelID uint8
+	level   levelWindow
 }
 
 // NewReceiver returns a receiver for a track; Run reads each of its layers.
@@ -119,6 +124,9 @@ func NewReceiver(p ReceiverParams) *Receiver {
 	for _, e := range p.Extensions {
 		if e.ID > 0 && e.ID < len(r.extURIs) {
 			r.extURIs[e.ID] = e.URI
+			if e.URI == AudioLevelURI && p.Kind == webrtc.RTPCodecTypeAudio {
+				r.levelID = uint8(e.ID)
+			}
 		}
 	}
 	empty := []*DownTrack{}
@@ -184,6 +192,9 @@ func (r *Receiver) forward(layerIdx int, b []byte, pkt *rtp.Packet, now int64) {
 	}
 	if r.muted.Load() {
 		return
+	}
+	if r.params.Kind == webrtc.RTPCodecTypeAudio {
+		r.observeLevel(pkt)
 	}
 	key := r.params.Kind == webrtc.RTPCodecTypeAudio || isKeyframeStart(r.family, pkt.Payload)
 	if key && r.params.Kind == webrtc.RTPCodecTypeVideo {
