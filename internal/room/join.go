@@ -145,6 +145,7 @@ func (r *Room) Activate(p *Participant, resp *livekit.JoinResponse) error {
 		r.startWaitLocked(p)
 	} else {
 		r.sendSpeakersLocked(p)
+		r.sendQualitiesLocked(p)
 		r.emitParticipantLocked(events.ParticipantJoined, p, p.selfActor(r), "")
 	}
 	if p.canAdmit() {

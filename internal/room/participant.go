@@ -132,6 +132,10 @@ type Participant struct {
 	speakLevel float64
 	speaking   bool
 	sentLevel  float32
+	// quality and score are the connection's latest rating (quality.go).
+	quality      livekit.ConnectionQuality
+	score        float32
+	qualityKnown bool
 	// everActive is set once the media connection came up (participant_left rather
 	// than participant_connection_aborted when they go).
 	everActive bool

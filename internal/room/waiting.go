@@ -255,6 +255,7 @@ func (r *Room) letInLocked(p *Participant, actor events.Actor) error {
 	p.sink.SendUpdate(append(r.visibleToLocked(p), info))
 	p.sink.SendRoomUpdate(r.infoLocked())
 	r.sendSpeakersLocked(p)
+	r.sendQualitiesLocked(p)
 	if !p.hidden() {
 		r.sendOthersLocked(p, []*livekit.ParticipantInfo{info})
 	}

@@ -97,6 +97,7 @@ type Transport struct {
 	restartICE       bool
 	channels         map[string]*webrtc.DataChannel
 	downs            map[string]*webrtc.RTPSender // by track SID
+	downTracks       map[string]*sfu.DownTrack    // by track SID
 	receivers        map[string]*sfu.Receiver     // by the client's track id
 	stop             chan struct{}                // closed by Close
 	closed           bool
@@ -117,7 +118,7 @@ func (e *Engine) NewTransport(role Role, h Handler) (*Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	t := &Transport{role: role, pc: pc, h: h, channels: make(map[string]*webrtc.DataChannel), downs: make(map[string]*webrtc.RTPSender), receivers: make(map[string]*sfu.Receiver), stop: make(chan struct{})}
+	t := &Transport{role: role, pc: pc, h: h, channels: make(map[string]*webrtc.DataChannel), downs: make(map[string]*webrtc.RTPSender), downTracks: make(map[string]*sfu.DownTrack), receivers: make(map[string]*sfu.Receiver), stop: make(chan struct{})}
 
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || t.h.OnICECandidate == nil {
@@ -621,6 +622,7 @@ func (t *Transport) AddDownTrack(d *sfu.DownTrack) (newSection bool, err error) 
 		}
 	}
 	t.downs[d.ID()] = sender
+	t.downTracks[d.ID()] = d
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
@@ -630,9 +632,17 @@ func (t *Transport) AddDownTrack(d *sfu.DownTrack) (newSection bool, err error) 
 				return
 			}
 			for _, p := range pkts {
-				switch p.(type) {
+				switch p := p.(type) {
 				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 					d.RequestKeyframe()
+				case *rtcp.ReceiverReport:
+					if ssrc := d.SSRC(); ssrc != 0 {
+						for _, rep := range p.Reports {
+							if rep.SSRC == ssrc {
+								d.HandleReceptionReport(rep, time.Now())
+							}
+						}
+					}
 				}
 			}
 		}
@@ -652,6 +662,7 @@ func (t *Transport) RemoveDownTrack(trackSID string) error {
 		return nil
 	}
 	delete(t.downs, trackSID)
+	delete(t.downTracks, trackSID)
 	if err := t.pc.RemoveTrack(sender); err != nil {
 		return fmt.Errorf("removing track %s: %w", trackSID, err)
 	}
@@ -761,4 +772,50 @@ func (t *Transport) sendReports() {
 			}
 		}
 	}
+}
+
+// QualityStats are what a transport measured of its connection over a window: the loss
+// of the streams its client publishes, and the worst of what the client reports of the
+// streams it receives.
+type QualityStats struct {
+	// UpExpected and UpLost count the published packets sent and never received.
+	UpExpected, UpLost uint32
+	// DownLoss is the highest fraction lost a subscriber report gave (0 to 1); Jitter
+	// and RTT the highest reported jitter and measured round trip (0: unknown).
+	DownLoss    float64
+	Jitter, RTT time.Duration
+	// DownReports counts the streams with a report in the window.
+	DownReports int
+}
+
+// TakeQualityStats returns the window's stats since the last call (since is when that
+// was).
+func (t *Transport) TakeQualityStats(since time.Time) QualityStats {
+	t.mu.Lock()
+	recvs := make([]*sfu.Receiver, 0, len(t.receivers))
+	for _, r := range t.receivers {
+		recvs = append(recvs, r)
+	}
+	downs := make([]*sfu.DownTrack, 0, len(t.downTracks))
+	for _, d := range t.downTracks {
+		downs = append(downs, d)
+	}
+	t.mu.Unlock()
+	var q QualityStats
+	for _, r := range recvs {
+		e, l := r.TakeLoss()
+		q.UpExpected += e
+		q.UpLost += l
+	}
+	for _, d := range downs {
+		rx, ok := d.Reception(since)
+		if !ok {
+			continue
+		}
+		q.DownReports++
+		q.DownLoss = max(q.DownLoss, rx.Loss)
+		q.Jitter = max(q.Jitter, rx.Jitter)
+		q.RTT = max(q.RTT, rx.RTT)
+	}
+	return q
 }

@@ -51,6 +51,8 @@ type Options struct {
 	RefreshInterval, TokenTTL time.Duration
 	// QueueSize bounds a connection's outbound queue, in messages.
 	QueueSize int
+	// QualityInterval is how often each connection is rated (0: QualityInterval).
+	QualityInterval time.Duration
 	// WriteTimeout bounds one frame write.
 	WriteTimeout time.Duration
 	// ServerInfo is sent in JoinResponse and ReconnectResponse.
@@ -89,6 +91,9 @@ func NewHandler(opts Options) *Handler {
 	}
 	if opts.Limits == (config.LimitConfig{}) {
 		opts.Limits = config.Default().Limit
+	}
+	if opts.QualityInterval == 0 {
+		opts.QualityInterval = QualityInterval
 	}
 	return &Handler{
 		opts: opts,

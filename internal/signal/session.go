@@ -37,8 +37,11 @@ type Session struct {
 	pub *rtc.Transport // receives the client's offers; the only transport in single PC mode
 	sub *rtc.Transport // server-offered; nil in single PC mode
 
-	mu            sync.Mutex
-	conn          *wsConn // nil while the client is away
+	mu   sync.Mutex
+	conn *wsConn // nil while the client is away
+	// qualityAt is when the connection was last rated (zero: not yet: the first
+	// window starts at the first housekeeping).
+	qualityAt     time.Time
 	connGen       int
 	closing       bool
 	leave         *livekit.LeaveRequest
@@ -458,6 +461,7 @@ func (s *Session) housekeep() {
 		s.log.Debug("client did not resume in time")
 		s.leaveRoom(livekit.DisconnectReason_SIGNAL_CLOSE, false)
 	}
+	s.updateQuality(time.Now())
 	if time.Since(s.startedAt) > s.h.opts.JoinTimeout && !s.p.IsActive() {
 		s.log.Info("participant did not connect its transport in time", "timeout", s.h.opts.JoinTimeout)
 		s.leaveRoom(livekit.DisconnectReason_JOIN_FAILURE, false)

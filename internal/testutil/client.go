@@ -275,6 +275,9 @@ func (s *TestServer) TryJoin(t testing.TB, roomName, identity string, opts ...Jo
 		}
 		c.record(Event{Kind: "active_speakers", Detail: strings.Join(ids, ",")})
 	}
+	cb.OnConnectionQualityChanged = func(u *livekit.ConnectionQualityInfo, p lksdk.Participant) {
+		c.record(Event{Kind: "connection_quality", Identity: p.Identity(), Detail: u.Quality.String()})
+	}
 	cb.OnReconnecting = func() { c.record(Event{Kind: "reconnecting"}) }
 	cb.OnReconnected = func() { c.record(Event{Kind: "reconnected"}) }
 	cb.OnRoomMoved = func(name, _ string) { c.record(Event{Kind: "room_moved", Detail: name}) }

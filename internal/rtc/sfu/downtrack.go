@@ -66,6 +66,12 @@ type DownTrack struct {
 
 	packets, bytes, dropped atomic.Uint64
 	fillers                 atomic.Uint64
+
+	// rx is the subscriber's latest receiver report; srSent the sender reports sent
+	// lately (under mu), to measure the round trip from a report's LSR.
+	rx     reception
+	srSent [4]srRecord
+	srNext int
 }
 
 // binding is what Pion negotiated for a down track on one peer connection.
@@ -522,6 +528,7 @@ func (d *DownTrack) SenderReport(now time.Time) *rtcp.SenderReport {
 		return nil
 	}
 	sr := &rtcp.SenderReport{SSRC: b.ssrc, PacketCount: uint32(d.packets.Load()), OctetCount: uint32(d.bytes.Load())}
+	defer func() { d.recordSR(sr.NTPTime, now) }()
 	if src != nil && d.current >= 0 && d.m.inSegment {
 		if p := src.layers[d.current].sr.Load(); p != nil {
 			sr.NTPTime, sr.RTPTime = p.ntp, p.rtp+d.m.tsOffset

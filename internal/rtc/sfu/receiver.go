@@ -88,6 +88,8 @@ type layer struct {
 	lastPacket      atomic.Int64
 	running         atomic.Bool
 	packets, bytes  atomic.Uint64
+	// seq counts the layer's packets against its sequence numbers (loss).
+	seq seqCounter
 }
 
 // Receiver reads a published track (one RTP stream per simulcast layer) and forwards
@@ -116,6 +118,8 @@ type Receiver struct {
 	// levels of the current window.
 	levelID uint8
 	level   levelWindow
+	// lossMu serialises TakeLoss.
+	lossMu sync.Mutex
 }
 
 // NewReceiver returns a receiver for a track; Run reads each of its layers.
@@ -183,6 +187,7 @@ func (r *Receiver) forward(layerIdx int, b []byte, pkt *rtp.Packet, now int64) {
 		return
 	}
 	l := &r.layers[layerIdx]
+	l.seq.observe(pkt.SequenceNumber)
 	l.packets.Add(1)
 	l.bytes.Add(uint64(len(b)))
 	if len(pkt.Payload) > 0 {
