@@ -83,6 +83,9 @@ func (p *Participant) AttachMedia(cid string, src MediaSource) {
 			r.muteSourceLocked(src, t.info.Muted)
 			r.syncForwardsLocked(p)
 			r.reconcileLocked()
+			if _, ok := p.demand[src]; ok {
+				p.sendDemandLocked(&c) // the demand came before the track's publication
+			}
 		}
 	}
 }
@@ -96,6 +99,7 @@ func (p *Participant) DetachMedia(src MediaSource) {
 			delete(p.media, cid)
 		}
 	}
+	p.forgetDemandLocked(src)
 	for i, t := range p.tracks {
 		switch {
 		case t.source == src:

@@ -136,6 +136,9 @@ type Participant struct {
 	quality      livekit.ConnectionQuality
 	score        float32
 	qualityKnown bool
+	// demand is the highest layer anyone wants of each of the participant's video
+	// streams (dynacast.go).
+	demand map[MediaSource]int
 	// everActive is set once the media connection came up (participant_left rather
 	// than participant_connection_aborted when they go).
 	everActive bool

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/livekit/protocol/livekit"
+	"github.com/pion/webrtc/v4"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/usher-rtc/usher/internal/room"
@@ -286,6 +287,10 @@ func (s *Session) transportHandler(role rtc.Role) rtc.Handler {
 		OnDataOpen: func(livekit.DataPacket_Kind) { s.data.wake() },
 		OnMedia: func(r *sfu.Receiver, cid, _ string) {
 			s.p.AttachMedia(cid, r)
+			if r.Kind() == webrtc.RTPCodecTypeVideo {
+				// Dynacast: the publisher hears which layers anyone receives.
+				r.SetDemandHandler(func(maxLayer int) { s.p.SetMediaDemand(r, maxLayer) })
+			}
 		},
 		OnMediaEnded: func(r *sfu.Receiver) { s.p.DetachMedia(r) },
 		OnMediaLayer: func(cid, rid string, ssrc uint32) { s.p.SetLayerSSRC(cid, rid, ssrc) },

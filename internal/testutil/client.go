@@ -139,6 +139,7 @@ type joinConfig struct {
 	ttl      time.Duration
 	sdkOpts  []lksdk.ConnectOption
 	token    string
+	url      string
 }
 
 // WithGrant replaces the join grant (its Room and RoomJoin are filled in when empty).
@@ -160,6 +161,9 @@ func WithKind(k livekit.ParticipantInfo_Kind) JoinOption { return func(c *joinCo
 func WithSDKOptions(o ...lksdk.ConnectOption) JoinOption {
 	return func(c *joinConfig) { c.sdkOpts = append(c.sdkOpts, o...) }
 }
+
+// WithURL joins through another URL than the server's (a SignalTap's).
+func WithURL(u string) JoinOption { return func(c *joinConfig) { c.url = u } }
 
 // WithToken joins with this exact token.
 func WithToken(tok string) JoinOption { return func(c *joinConfig) { c.token = tok } }
@@ -294,7 +298,11 @@ func (s *TestServer) TryJoin(t testing.TB, roomName, identity string, opts ...Jo
 	opts2 := append([]lksdk.ConnectOption{lksdk.WithAutoSubscribe(true)}, cfg.sdkOpts...)
 	room := lksdk.NewRoom(cb)
 	c.Room = room
-	if err := room.JoinWithToken(s.WSURL, tok, opts2...); err != nil {
+	url := s.WSURL
+	if cfg.url != "" {
+		url = cfg.url
+	}
+	if err := room.JoinWithToken(url, tok, opts2...); err != nil {
 		return nil, err
 	}
 	t.Cleanup(room.Disconnect)

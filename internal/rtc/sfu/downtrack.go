@@ -370,8 +370,14 @@ func (d *DownTrack) requestKeyframe(layerIdx int) {
 // SetPaused stops (true) or resumes (false) forwarding to this subscriber. A video
 // track resumes on a keyframe.
 func (d *DownTrack) SetPaused(paused bool) {
-	if d.paused.Swap(paused) && !paused {
+	was := d.paused.Swap(paused)
+	if was && !paused {
 		d.requestKeyframe(-1)
+	}
+	if was != paused {
+		if src := d.src.Load(); src != nil {
+			src.updateDemand()
+		}
 	}
 }
 
@@ -382,6 +388,7 @@ func (d *DownTrack) SetTargetLayer(layerIdx int) {
 	if d.target.Swap(int32(layerIdx)) != int32(layerIdx) {
 		if src := d.src.Load(); src != nil {
 			src.RequestKeyframe(src.bestLayer(layerIdx, time.Now().UnixNano()))
+			src.updateDemand()
 		}
 	}
 }

@@ -120,6 +120,8 @@ type Receiver struct {
 	level   levelWindow
 	// lossMu serialises TakeLoss.
 	lossMu sync.Mutex
+	// dem is the dynacast state (demand.go).
+	dem demand
 }
 
 // NewReceiver returns a receiver for a track; Run reads each of its layers.
@@ -234,6 +236,7 @@ func (r *Receiver) bestLayer(target int, now int64) int {
 
 // AddDownTrack makes d receive the stream.
 func (r *Receiver) AddDownTrack(d *DownTrack) {
+	defer r.updateDemand()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := *r.downs.Load()
@@ -249,6 +252,7 @@ func (r *Receiver) AddDownTrack(d *DownTrack) {
 
 // RemoveDownTrack stops d receiving the stream.
 func (r *Receiver) RemoveDownTrack(d *DownTrack) {
+	defer r.updateDemand()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := *r.downs.Load()
