@@ -476,13 +476,15 @@ func TestRESTServesItsOpenAPIDocument(t *testing.T) {
 		}
 		sort.Strings(ops)
 		want := []string{
-			"DELETE /livekit/bans", "DELETE /livekit/participant", "DELETE /livekit/presets/{name}", "DELETE /livekit/rooms/{room_name}",
-			"GET /livekit/audit", "GET /livekit/bans", "GET /livekit/presets", "GET /livekit/presets/{name}",
-			"GET /livekit/rooms", "GET /livekit/rooms/{room_name}", "POST /livekit/bans",
-			"POST /livekit/participant/enable", "POST /livekit/participant/forward", "POST /livekit/participant/move",
-			"POST /livekit/participant/mute", "POST /livekit/participant/pin", "POST /livekit/participant/unpin",
-			"POST /livekit/participant/update", "POST /livekit/participants/disable", "POST /livekit/participants/remove",
-			"POST /livekit/presets", "POST /livekit/rooms", "POST /livekit/token", "PUT /livekit/presets/{name}",
+			"DELETE /livekit/bans", "DELETE /livekit/participant", "DELETE /livekit/presets/{name}",
+			"DELETE /livekit/rooms/{room_name}", "GET /livekit/audit", "GET /livekit/bans", "GET /livekit/presets",
+			"GET /livekit/presets/{name}", "GET /livekit/rooms", "GET /livekit/rooms/{room_name}", "GET /livekit/waiting",
+			"GET /livekit/waiting/settings", "POST /livekit/bans", "POST /livekit/participant/enable",
+			"POST /livekit/participant/forward", "POST /livekit/participant/move", "POST /livekit/participant/mute",
+			"POST /livekit/participant/pin", "POST /livekit/participant/unpin", "POST /livekit/participant/update",
+			"POST /livekit/participants/disable", "POST /livekit/participants/remove", "POST /livekit/presets",
+			"POST /livekit/rooms", "POST /livekit/token", "POST /livekit/waiting/admit", "POST /livekit/waiting/admit_all",
+			"POST /livekit/waiting/deny", "PUT /livekit/presets/{name}", "PUT /livekit/waiting/settings",
 		}
 		if strings.Join(ops, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s documents:\n%s", path, strings.Join(ops, "\n"))

@@ -224,7 +224,7 @@ func (g *Gateway) setWaitingSettings(ctx context.Context, c caller, r *http.Requ
 		return 0, nil, err
 	}
 	if req.Enabled == nil {
-		return 0, nil, fmt.Errorf("%w: enabled is required (true: everyone without a host preset or an admin token waits to be admitted; false: only holders of a preset with waiting_room wait)", room.ErrInvalidArgument)
+		return 0, nil, fmt.Errorf("%w: enabled is required (true: everyone but hosts waits to be admitted; false: only holders of a preset with waiting_room wait)", room.ErrInvalidArgument)
 	}
 	svc, err := g.waitingRoom(ctx, c, req.RoomName)
 	if err != nil {
