@@ -250,12 +250,7 @@ func TestTenantBansThroughREST(t *testing.T) {
 	srv := testutil.StartServer(t, withREST(true))
 	join := func(tenantToken, roomName, identity string) string {
 		t.Helper()
-		r := rest(t, srv, "POST", "/livekit/token", tenantToken,
-			`{"room_name":"`+roomName+`","participant_name":"`+identity+`","participant_identity":"`+identity+`"}`)
-		if r.status != 200 {
-			t.Fatalf("token: %d %s", r.status, r.body)
-		}
-		return r.str("token")
+		return restToken(t, srv, tenantToken, roomName, identity, "")
 	}
 	watcher := srv.Join(t, "a-room", "watcher", testutil.WithToken(join(tokA, "a-room", "watcher")))
 	troll := srv.Join(t, "a-room", "troll", testutil.WithToken(join(tokA, "a-room", "troll")))

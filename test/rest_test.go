@@ -108,6 +108,19 @@ func rest(t *testing.T, srv *testutil.TestServer, method, path, token, body stri
 	return out
 }
 
+// restToken issues a join token through the gateway of srv for the tenant of tok, with
+// a preset unless presetName is "".
+func restToken(t *testing.T, srv *testutil.TestServer, tok, roomName, identity, presetName string) string {
+	t.Helper()
+	r := rest(t, srv, "POST", "/livekit/token", tok, string(jsonBody(map[string]any{
+		"room_name": roomName, "participant_name": identity, "participant_identity": identity, "preset": presetName,
+	})))
+	if r.status != http.StatusOK {
+		t.Fatalf("token for %s: %d %s", identity, r.status, r.body)
+	}
+	return r.str("token")
+}
+
 func validateExchange(t *testing.T, req *http.Request, body string, resp *http.Response, data []byte) {
 	t.Helper()
 	router := openAPIRouter(t)

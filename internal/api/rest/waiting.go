@@ -95,14 +95,20 @@ func query(r *http.Request, names ...string) (url.Values, error) {
 	return q, nil
 }
 
-// roomQuery reads the room_name query parameter, required and alone.
-func roomQuery(r *http.Request) (string, error) {
+// waitingRoomQuery reads the room of a GET from its query (room_name, required and
+// alone), and returns it with the waiting-room service once the caller's access to
+// the room is checked.
+func (g *Gateway) waitingRoomQuery(ctx context.Context, c caller, r *http.Request) (string, twirpapi.WaitingRoomService, error) {
 	q, err := query(r, "room_name")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	name := q.Get("room_name")
-	return name, required([2]string{"room_name", name})
+	if err := required([2]string{"room_name", name}); err != nil {
+		return "", nil, err
+	}
+	svc, err := g.waitingRoom(ctx, c, name)
+	return name, svc, err
 }
 
 func roomNotFound(err error, roomName string) error {
@@ -112,11 +118,7 @@ func roomNotFound(err error, roomName string) error {
 // listWaiting lists the waiting participants of a room of the caller, in the order
 // they arrived.
 func (g *Gateway) listWaiting(ctx context.Context, c caller, r *http.Request) (int, any, error) {
-	name, err := roomQuery(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	svc, err := g.waitingRoom(ctx, c, name)
+	name, svc, err := g.waitingRoomQuery(ctx, c, r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -201,11 +203,7 @@ func settingsAnswer(roomName string, res *twirpapi.WaitingSettingsJSON, err erro
 
 // getWaitingSettings returns the waiting-room settings of a room of the caller.
 func (g *Gateway) getWaitingSettings(ctx context.Context, c caller, r *http.Request) (int, any, error) {
-	name, err := roomQuery(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	svc, err := g.waitingRoom(ctx, c, name)
+	name, svc, err := g.waitingRoomQuery(ctx, c, r)
 	if err != nil {
 		return 0, nil, err
 	}
