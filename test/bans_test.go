@@ -18,6 +18,7 @@ import (
 	"github.com/usher-rtc/usher/internal/app"
 	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/config"
+	"github.com/usher-rtc/usher/internal/events"
 	"github.com/usher-rtc/usher/internal/room"
 	"github.com/usher-rtc/usher/internal/testutil"
 )
@@ -249,16 +250,12 @@ func TestTenantBansThroughREST(t *testing.T) {
 	srv := testutil.StartServer(t, withREST(true))
 	join := func(tenantToken, roomName, identity string) string {
 		t.Helper()
-		r := rest(t, srv, "POST", "/livekit/token", tenantToken,
-			`{"room_name":"`+roomName+`","participant_name":"`+identity+`","participant_identity":"`+identity+`"}`)
-		if r.status != 200 {
-			t.Fatalf("token: %d %s", r.status, r.body)
-		}
-		return r.str("token")
+		return restToken(t, srv, tenantToken, roomName, identity, "")
 	}
 	watcher := srv.Join(t, "a-room", "watcher", testutil.WithToken(join(tokA, "a-room", "watcher")))
 	troll := srv.Join(t, "a-room", "troll", testutil.WithToken(join(tokA, "a-room", "troll")))
 	waitActive(t, srv, "a-room", "troll")
+	tenantWide, inRoom := watchEvents(t, srv, ""), watchEvents(t, srv, "a-room") // a ban from every room has no room
 
 	// Tenant A bans troll from every room of A: troll is removed.
 	r := rest(t, srv, "POST", "/livekit/bans", tokA, `{"participant_identity":"troll","reason":"abuse"}`)
@@ -270,6 +267,13 @@ func TestTenantBansThroughREST(t *testing.T) {
 		t.Errorf("troll disconnected with %s", e.Detail)
 	}
 	watcher.WaitFor(t, 5*time.Second, "participant_disconnected", "troll")
+	// The ban and the removal it causes name the caller as every gateway call does: the
+	// tenant, from its address, with the request's id.
+	for _, e := range []*events.Event{tenantWide.find(t, events.ParticipantBanned), inRoom.find(t, events.ParticipantRemoved)} {
+		if a := e.Actor; a.Kind != events.ActorTenant || a.Tenant != "tenant-a" || a.Address != "127.0.0.1" || a.RequestID == "" {
+			t.Errorf("%s by %+v; want tenant-a from 127.0.0.1 with a request id", e.Kind, a)
+		}
+	}
 	// Every room of A refuses troll, including one created later...
 	wantBanned(t, srv, "another room of A", join(tokA, "a-later", "troll"), "", `banned from every room of tenant "tenant-a" until lifted: abuse`)
 	// ...but B's rooms do not.
@@ -311,8 +315,17 @@ func TestRESTBansInOpenModeNeedARoom(t *testing.T) {
 	if r := rest(t, srv, "POST", "/livekit/bans", "", `{"participant_identity":"x"}`); r.status != 400 || !strings.Contains(r.str("error"), "room_name is required") {
 		t.Errorf("a tenant-wide ban without a tenant: %d %s", r.status, r.body)
 	}
+	w := watchEvents(t, srv, "r")
 	if r := rest(t, srv, "POST", "/livekit/bans", "", `{"room_name":"r","participant_identity":"x"}`); r.status != 200 || r.str("auth_id") != "" {
 		t.Errorf("open-mode room ban: %d %s", r.status, r.body)
+	}
+	// The operator's ban is the gateway's operator's, as its other calls are.
+	if a := w.find(t, events.ParticipantBanned).Actor; a.Kind != events.ActorAdmin || a.Identity != "rest-gateway" || a.Address != "127.0.0.1" {
+		t.Errorf("participant_banned by %+v; want the gateway's operator from 127.0.0.1", a)
+	}
+	list, err := moderation(srv).ListBans(ctx10(t), &twirpapi.ListBansRequest{Room: "r"})
+	if err != nil || len(list.Bans) != 1 || list.Bans[0].CreatedBy != "admin (rest-gateway)" {
+		t.Errorf("the open-mode ban as stored: %+v %v", list, err)
 	}
 	wantBanned(t, srv, "open-mode ban", joinTokenFor(t, "r", "x", time.Hour), "", `banned from room "r" until lifted`)
 	if r := rest(t, srv, "GET", "/livekit/bans", "", ""); r.status != 200 || !bytes.Contains(r.body, []byte(`"participant_identity":"x"`)) {

@@ -22,10 +22,10 @@ import (
 
 // FuzzRESTTenantIsolation sends arbitrary gateway requests as tenant B to a real server
 // (started once per fuzz process) where tenant A owns a room with a real participant
-// who publishes a track. After every request, A's room, its metadata and its
-// participants must be exactly as they were, and B's response must not contain any of
-// A's unguessable data (sids, metadata, attribute values). Every answer to a documented
-// operation must also be one the OpenAPI document allows.
+// who publishes a track. After every request, A's room, its metadata, its participants
+// and its waiting-room settings must be exactly as they were, and B's response must not
+// contain any of A's unguessable data (sids, metadata, attribute values). Every answer
+// to a documented operation must also be one the OpenAPI document allows.
 func FuzzRESTTenantIsolation(f *testing.F) {
 	seeds := []struct{ method, path, body string }{
 		{"GET", "/livekit/rooms", ""},
@@ -65,6 +65,14 @@ func FuzzRESTTenantIsolation(f *testing.F) {
 		{"POST", "/livekit/presets", `{"name":"owned","can_publish":true,"host":{"kick_participant":true}}`},
 		{"PUT", "/livekit/presets/x%2Fy", `{"can_subscribe":true}`},
 		{"DELETE", "/livekit/presets/owned", ""},
+		{"GET", "/livekit/waiting?room_name=a-room", ""},
+		{"GET", "/livekit/waiting?room_name=b-room&room_name=a-room", ""},
+		{"POST", "/livekit/waiting/admit", `{"room_name":"a-room","participant_identity":"ann"}`},
+		{"POST", "/livekit/waiting/admit_all", `{"room_name":"a-room"}`},
+		{"POST", "/livekit/waiting/deny", `{"room_name":"a-room","participant_identity":"ann","reason":"x"}`},
+		{"GET", "/livekit/waiting/settings?room_name=a-room", ""},
+		{"PUT", "/livekit/waiting/settings", `{"room_name":"a-room","enabled":true,"mode":"host_opens","message":"pwned"}`},
+		{"PUT", "/livekit/waiting/settings", `{"room_name":"b-room","enabled":true,"room_name":"a-room"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, []byte(s.body))
@@ -134,6 +142,8 @@ func FuzzRESTTenantIsolation(f *testing.F) {
 				pi.Identity, pi.Sid, pi.Name, pi.Metadata, attrs, perm, pi.State, pi.Kind, tracks))
 		}
 		sort.Strings(parts)
+		ws, opened, err := srv.Rooms().WaitingRoomSettings("a-room")
+		parts = append(parts, fmt.Sprintf("waiting room %+v opened=%v %v", ws, opened, err))
 		bans, _, _ := srv.Bans().List(auth.BanFilter{Tenant: "tenant-a"})
 		for _, b := range bans {
 			parts = append(parts, fmt.Sprintf("ban of %s from %q: %s", b.Identity, b.Room, b.Reason))

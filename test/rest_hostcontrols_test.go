@@ -361,12 +361,7 @@ func TestRESTHostControlsAndPresetsThroughAnUpstreamUsher(t *testing.T) {
 		c.REST.LiveKitURL = upstreamSrv.WSURL
 	}))
 	join := func(identity, presetName string) *testutil.Client {
-		r := rest(t, gw, "POST", "/livekit/token", tokA,
-			`{"room_name":"up","participant_name":"`+identity+`","participant_identity":"`+identity+`","preset":"`+presetName+`"}`)
-		if r.status != http.StatusOK {
-			t.Fatalf("token for %s: %d %s", identity, r.status, r.body)
-		}
-		return upstreamSrv.Join(t, "", "", testutil.WithToken(r.str("token")))
+		return upstreamSrv.Join(t, "", "", testutil.WithToken(restToken(t, gw, tokA, "up", identity, presetName)))
 	}
 	teacher := join("teacher", "host")
 	s1 := join("s1", "student")
@@ -433,7 +428,7 @@ func TestRESTHostControlsAndPresetsThroughAnUpstreamUsher(t *testing.T) {
 }
 
 // An upstream without Usher's services (livekit-server answers their paths with a
-// plain 404) makes host controls, presets and bans NOT_SUPPORTED, while the Room
+// plain 404) makes host controls, the waiting room, presets and bans NOT_SUPPORTED, while the Room
 // service still works through it.
 func TestRESTUsherServicesNotSupportedUpstream(t *testing.T) {
 	usherSrv := testutil.StartServer(t)
@@ -458,6 +453,8 @@ func TestRESTUsherServicesNotSupportedUpstream(t *testing.T) {
 		{"POST", "/livekit/participants/disable", `{"room_name":"lk","kind":"audio","allow_unmute":true}`, "usher.HostControls"},
 		{"POST", "/livekit/participant/pin", `{"room_name":"lk","participant_identity":"x"}`, "usher.HostControls"},
 		{"GET", "/livekit/presets", "", "usher.Presets"},
+		{"GET", "/livekit/waiting?room_name=lk", "", "usher.WaitingRoom"},
+		{"PUT", "/livekit/waiting/settings", `{"room_name":"lk","enabled":true}`, "usher.WaitingRoom"},
 		{"POST", "/livekit/bans", `{"room_name":"lk","participant_identity":"x"}`, "usher.Moderation"},
 	} {
 		r := rest(t, gw, c.method, c.path, tokA, c.body)

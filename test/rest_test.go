@@ -108,6 +108,19 @@ func rest(t *testing.T, srv *testutil.TestServer, method, path, token, body stri
 	return out
 }
 
+// restToken issues a join token through the gateway of srv for the tenant of tok, with
+// a preset unless presetName is "".
+func restToken(t *testing.T, srv *testutil.TestServer, tok, roomName, identity, presetName string) string {
+	t.Helper()
+	r := rest(t, srv, "POST", "/livekit/token", tok, string(jsonBody(map[string]any{
+		"room_name": roomName, "participant_name": identity, "participant_identity": identity, "preset": presetName,
+	})))
+	if r.status != http.StatusOK {
+		t.Fatalf("token for %s: %d %s", identity, r.status, r.body)
+	}
+	return r.str("token")
+}
+
 func validateExchange(t *testing.T, req *http.Request, body string, resp *http.Response, data []byte) {
 	t.Helper()
 	router := openAPIRouter(t)
@@ -476,13 +489,15 @@ func TestRESTServesItsOpenAPIDocument(t *testing.T) {
 		}
 		sort.Strings(ops)
 		want := []string{
-			"DELETE /livekit/bans", "DELETE /livekit/participant", "DELETE /livekit/presets/{name}", "DELETE /livekit/rooms/{room_name}",
-			"GET /livekit/audit", "GET /livekit/bans", "GET /livekit/presets", "GET /livekit/presets/{name}",
-			"GET /livekit/rooms", "GET /livekit/rooms/{room_name}", "POST /livekit/bans",
-			"POST /livekit/participant/enable", "POST /livekit/participant/forward", "POST /livekit/participant/move",
-			"POST /livekit/participant/mute", "POST /livekit/participant/pin", "POST /livekit/participant/unpin",
-			"POST /livekit/participant/update", "POST /livekit/participants/disable", "POST /livekit/participants/remove",
-			"POST /livekit/presets", "POST /livekit/rooms", "POST /livekit/token", "PUT /livekit/presets/{name}",
+			"DELETE /livekit/bans", "DELETE /livekit/participant", "DELETE /livekit/presets/{name}",
+			"DELETE /livekit/rooms/{room_name}", "GET /livekit/audit", "GET /livekit/bans", "GET /livekit/presets",
+			"GET /livekit/presets/{name}", "GET /livekit/rooms", "GET /livekit/rooms/{room_name}", "GET /livekit/waiting",
+			"GET /livekit/waiting/settings", "POST /livekit/bans", "POST /livekit/participant/enable",
+			"POST /livekit/participant/forward", "POST /livekit/participant/move", "POST /livekit/participant/mute",
+			"POST /livekit/participant/pin", "POST /livekit/participant/unpin", "POST /livekit/participant/update",
+			"POST /livekit/participants/disable", "POST /livekit/participants/remove", "POST /livekit/presets",
+			"POST /livekit/rooms", "POST /livekit/token", "POST /livekit/waiting/admit", "POST /livekit/waiting/admit_all",
+			"POST /livekit/waiting/deny", "PUT /livekit/presets/{name}", "PUT /livekit/waiting/settings",
 		}
 		if strings.Join(ops, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s documents:\n%s", path, strings.Join(ops, "\n"))

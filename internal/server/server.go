@@ -202,11 +202,12 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 	roomService := twirpapi.NewRoomService(s.rooms)
 	moderation := twirpapi.NewModeration(s.rooms)
 	hostControls := twirpapi.NewHostControls(s.rooms)
+	waitingRoom := twirpapi.NewWaitingRoom(s.rooms)
 	presetsService := twirpapi.NewPresetsService(s.rooms)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveRoot)
 	if cfg.REST.Enabled {
-		local := localServices{room: roomService, moderation: moderation, hostControls: hostControls, presets: presetsService}
+		local := localServices{room: roomService, moderation: moderation, hostControls: hostControls, waitingRoom: waitingRoom, presets: presetsService}
 		gw, err := newGateway(cfg, local, s.audit, s.rooms.Presets(), log, s.httpPort)
 		if err != nil {
 			engine.Close()
@@ -232,7 +233,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		MaxBodySize: 64 << 10, // a room, a few short lists
 		Logger:      log.With("component", "twirp"),
 	}))
-	mux.Handle("/twirp/"+twirpapi.WaitingRoomServiceName+"/", twirpapi.NewWaitingRoomHandler(twirpapi.NewWaitingRoom(s.rooms), twirpapi.HandlerOptions{
+	mux.Handle("/twirp/"+twirpapi.WaitingRoomServiceName+"/", twirpapi.NewWaitingRoomHandler(waitingRoom, twirpapi.HandlerOptions{
 		Verifier:    s.verifier,
 		MaxBodySize: 64 << 10, // a room, an identity, a message
 		Logger:      log.With("component", "twirp"),
@@ -420,6 +421,7 @@ type localServices struct {
 	room         livekit.RoomService
 	moderation   twirpapi.ModerationService
 	hostControls twirpapi.HostControlsService
+	waitingRoom  twirpapi.WaitingRoomService
 	presets      twirpapi.PresetsService
 }
 
@@ -450,13 +452,13 @@ func newGateway(cfg *config.Config, local localServices, auditLog rest.AuditLog,
 	if u := rc.Upstream; u.URL != "" {
 		opts.Service = rest.Upstream(u.URL, u.APIKey, u.APISecret, u.Timeout)
 		usher := rest.UpstreamUsher(u.URL, u.APIKey, u.APISecret, u.Timeout)
-		opts.Moderation, opts.HostControls, opts.Presets = usher, usher, usher
+		opts.Moderation, opts.HostControls, opts.WaitingRoom, opts.Presets = usher, usher, usher, usher
 		opts.APIKey, opts.APISecret = u.APIKey, u.APISecret
 		opts.Timeout = u.Timeout + time.Second
 		log.Info("REST gateway fronts an upstream server", "url", u.URL)
 	} else {
 		opts.Service, opts.Moderation, opts.Local, opts.Audit = local.room, local.moderation, true, auditLog
-		opts.HostControls, opts.Presets = local.hostControls, local.presets
+		opts.HostControls, opts.WaitingRoom, opts.Presets = local.hostControls, local.waitingRoom, local.presets
 		opts.PresetExists = func(name string) bool { _, ok := presets.Get(name); return ok }
 		opts.APIKey = rc.APIKey
 		if opts.APIKey == "" {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/usher-rtc/usher/internal/api/twirp"
 	"github.com/usher-rtc/usher/internal/auth"
-	"github.com/usher-rtc/usher/internal/events"
 	"github.com/usher-rtc/usher/internal/room"
 )
 
@@ -61,13 +60,13 @@ func toBanJSON(b twirpapi.BanJSON) banJSON {
 	return out
 }
 
-// moderation returns the moderation service, and a context that names the caller as
-// the actor of the ban.
-func (g *Gateway) moderation(ctx context.Context, c caller, r *http.Request) (twirpapi.ModerationService, context.Context, error) {
+// moderation returns the moderation service. Its calls take the request's context,
+// whose actor is the caller's (see serve), as every gateway call's.
+func (g *Gateway) moderation() (twirpapi.ModerationService, error) {
 	if g.opts.Moderation == nil {
-		return nil, ctx, fmt.Errorf("%w: bans need Usher's usher.Moderation service", room.ErrUnsupported)
+		return nil, fmt.Errorf("%w: bans need Usher's usher.Moderation service", room.ErrUnsupported)
 	}
-	return g.opts.Moderation, events.NewContext(ctx, events.Actor{Kind: events.ActorTenant, Tenant: c.authID, RequestID: twirpapi.RequestID(r)}), nil
+	return g.opts.Moderation, nil
 }
 
 // banParticipant bans an identity from a room of the caller, or from every room of the
@@ -83,7 +82,7 @@ func (g *Gateway) banParticipant(ctx context.Context, c caller, r *http.Request)
 	if c.authID == "" && req.RoomName == "" {
 		return 0, nil, fmt.Errorf("%w: room_name is required: without a tenant's API token there is no tenant to ban from every room of", room.ErrInvalidArgument)
 	}
-	svc, ctx, err := g.moderation(ctx, c, r)
+	svc, err := g.moderation()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -104,14 +103,9 @@ func (g *Gateway) banParticipant(ctx context.Context, c caller, r *http.Request)
 // listBans lists the caller's bans (every ban in open mode), optionally of one room,
 // one page at a time (?limit=, ?page_token=).
 func (g *Gateway) listBans(ctx context.Context, c caller, r *http.Request) (int, any, error) {
-	q := r.URL.Query()
-	for k, v := range q {
-		if k != "room_name" && k != "limit" && k != "page_token" && k != "api_key" {
-			return 0, nil, fmt.Errorf("%w: unknown query parameter %q (room_name, limit, page_token)", room.ErrInvalidArgument, k)
-		}
-		if len(v) > 1 {
-			return 0, nil, fmt.Errorf("%w: query parameter %q is given %d times", room.ErrInvalidArgument, k, len(v))
-		}
+	q, err := query(r, "room_name", "limit", "page_token")
+	if err != nil {
+		return 0, nil, err
 	}
 	limit := 0
 	if s := q.Get("limit"); s != "" {
@@ -121,7 +115,7 @@ func (g *Gateway) listBans(ctx context.Context, c caller, r *http.Request) (int,
 		}
 		limit = n
 	}
-	svc, ctx, err := g.moderation(ctx, c, r)
+	svc, err := g.moderation()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -151,7 +145,7 @@ func (g *Gateway) liftBan(ctx context.Context, c caller, r *http.Request) (int, 
 	if c.authID == "" && req.RoomName == "" {
 		return 0, nil, fmt.Errorf("%w: room_name is required without a tenant's API token", room.ErrInvalidArgument)
 	}
-	svc, ctx, err := g.moderation(ctx, c, r)
+	svc, err := g.moderation()
 	if err != nil {
 		return 0, nil, err
 	}

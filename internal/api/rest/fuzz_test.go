@@ -73,6 +73,10 @@ var requestTypes = func() []struct {
 			"presets", names, "except_presets", names, "except_hosts", scalar)},
 		{"createPreset", func() any { return new(createPresetRequest) }, object(append([]any{"name", scalar}, presetDef...)...)},
 		{"presetDefinition", func() any { return new(config.PresetConfig) }, object(presetDef...)},
+		{"roomName", func() any { return new(roomNameRequest) }, object("room_name", scalar)},
+		{"deny", func() any { return new(denyRequest) }, object("room_name", scalar, "participant_identity", scalar, "reason", scalar)},
+		{"waitingSettings", func() any { return new(waitingSettingsRequest) }, object("room_name", scalar, "enabled", scalar,
+			"mode", scalar, "message", scalar)},
 	}
 }()
 
@@ -162,6 +166,14 @@ func FuzzRESTDecode(f *testing.F) {
 		{11, `{"name":"m","host":{"pin_participant":true,"pin_participant":false},"PresetConfig":{}}`},
 		{12, `{"can_subscribe":true,"host":{"pin_participant":true,"end_session":1}}`},
 		{12, `{"name":"x","can_publish_sources":"camera","HOST":{}}`},
+		{13, `{"room_name":"visit-42"}`},
+		{13, `{"room_name":"visit-42","participant_identity":"p"}`},
+		{14, `{"room_name":"visit-42","participant_identity":"patient","reason":"not on the list"}`},
+		{14, `{"room_name":"v","participantRequest":{"room_name":"w"},"reason":["x"]}`},
+		{14, `{"room_name":"v","participant_identity":"p","Reason":"x","reason":"y"}`},
+		{15, `{"room_name":"visit-42","enabled":true,"mode":"host_opens","message":"The doctor will see you shortly"}`},
+		{15, `{"room_name":"v","enabled":"true","mode":null,"opened":true}`},
+		{15, `{"room_name":"v","enabled":false,"enabled":true}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.kind, []byte(s.body))

@@ -16,6 +16,9 @@ import (
 	"github.com/usher-rtc/usher/internal/room"
 )
 
+// jsonSpace is JSON's whitespace.
+const jsonSpace = " \t\r\n"
+
 // decode reads the request body as one JSON object into v, strictly (see decodeJSON);
 // an oversized body is PAYLOAD_TOO_LARGE.
 func decode(r *http.Request, v any) error {
@@ -47,8 +50,10 @@ func decodeJSON(data []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: %s", room.ErrInvalidArgument, describeJSONError(err, reflect.TypeOf(v)))
 	}
-	// Not dec.More(), which is false before a stray '}' or ']'.
-	if len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
+	// Not dec.More(), which is false before a stray '}' or ']'; and JSON's whitespace
+	// only (bytes.TrimSpace would also take \v, \f and Unicode spaces, which JSON
+	// does not).
+	if len(bytes.TrimLeft(data[dec.InputOffset():], jsonSpace)) > 0 {
 		return fmt.Errorf("%w: the body holds data after its JSON object", room.ErrInvalidArgument)
 	}
 	return nil

@@ -44,6 +44,9 @@ func TestDecodeJSONRefusesDuplicateAndCaseVariantKeys(t *testing.T) {
 		{"trailing data", `{"room_name":"r"} {"room_name":"s"}`, "after its JSON object"},
 		{"a stray closing brace", `{"room_name":"r"}}`, "after its JSON object"},
 		{"a stray closing bracket", `{"room_name":"r"} ]`, "after its JSON object"},
+		{"trailing whitespace", "{\"room_name\":\"r\"} \t\r\n", ""},
+		{"a trailing vertical tab, not JSON's whitespace", "{\"room_name\":\"r\"}\v", "after its JSON object"},
+		{"a trailing no-break space", "{\"room_name\":\"r\"}\u00a0", "after its JSON object"},
 		{"empty", "  ", "must be a JSON object"},
 	}
 	for _, tc := range cases {

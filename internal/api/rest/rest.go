@@ -3,9 +3,9 @@
 // tenant and tenant isolation by the rooms' metadata.auth_id.
 //
 // The gateway depends on livekit.RoomService, so it fronts this server or a remote
-// LiveKit-compatible one alike; bans, host controls and presets go through Usher's own
-// services (twirpapi.ModerationService, HostControlsService, PresetsService), this
-// server's or a remote Usher's.
+// LiveKit-compatible one alike; bans, host controls, the waiting room and presets go
+// through Usher's own services (twirpapi.ModerationService, HostControlsService,
+// WaitingRoomService, PresetsService), this server's or a remote Usher's.
 package rest
 
 import (
@@ -40,6 +40,10 @@ type Options struct {
 	// HostControls runs the backend's host controls (usher.HostControls, this server's
 	// or the upstream's); nil answers the host-control endpoints NOT_SUPPORTED.
 	HostControls twirpapi.HostControlsService
+	// WaitingRoom lists, admits and denies waiting participants and reads and changes a
+	// room's waiting-room settings (usher.WaitingRoom, this server's or the upstream's);
+	// nil answers the waiting-room endpoints NOT_SUPPORTED.
+	WaitingRoom twirpapi.WaitingRoomService
 	// Presets reads and writes presets (usher.Presets, this server's or the
 	// upstream's); nil answers the preset endpoints NOT_SUPPORTED.
 	Presets twirpapi.PresetsService
@@ -142,6 +146,12 @@ func New(opts Options) *Gateway {
 		{http.MethodPost, "/livekit/participant/unpin", g.unpinParticipant},
 		{http.MethodPost, "/livekit/participants/disable", g.disableAll},
 		{http.MethodPost, "/livekit/participants/remove", g.removeSelected},
+		{http.MethodGet, "/livekit/waiting", g.listWaiting},
+		{http.MethodPost, "/livekit/waiting/admit", g.admitWaiting},
+		{http.MethodPost, "/livekit/waiting/admit_all", g.admitAllWaiting},
+		{http.MethodPost, "/livekit/waiting/deny", g.denyWaiting},
+		{http.MethodGet, "/livekit/waiting/settings", g.getWaitingSettings},
+		{http.MethodPut, "/livekit/waiting/settings", g.setWaitingSettings},
 		{http.MethodGet, "/livekit/presets", g.presetRoute(false, listPresets)},
 		{http.MethodPost, "/livekit/presets", g.presetRoute(true, createPreset)},
 		{http.MethodGet, "/livekit/presets/{name}", g.presetRoute(false, getPreset)},

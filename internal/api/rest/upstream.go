@@ -168,7 +168,7 @@ func (u upstream) PerformRpc(context.Context, *livekit.PerformRpcRequest) (*live
 }
 
 // UpstreamUsher returns a client of Usher's own services (usher.Moderation,
-// usher.HostControls, usher.Presets) on a remote Usher, which signs each call with the
+// usher.HostControls, usher.WaitingRoom, usher.Presets) on a remote Usher, which signs each call with the
 // grants it needs, with the gateway's timeout and error translation. A server without
 // those services (livekit-server) makes the endpoints that need them answer
 // NOT_SUPPORTED.
@@ -186,6 +186,7 @@ var usherServices = map[string]struct {
 }{
 	twirpapi.ModerationServiceName:   {"bans", map[twirp.ErrorCode]error{twirp.ResourceExhausted: auth.ErrTooManyBans}},
 	twirpapi.HostControlsServiceName: {"host controls", nil},
+	twirpapi.WaitingRoomServiceName:  {"waiting-room endpoints", map[twirp.ErrorCode]error{twirp.FailedPrecondition: room.ErrNotWaiting}},
 	twirpapi.PresetsServiceName: {"presets", map[twirp.ErrorCode]error{
 		twirp.NotFound:           room.ErrPresetNotFound,
 		twirp.AlreadyExists:      room.ErrPresetExists,

@@ -28,11 +28,11 @@ const clientTokenTTL = 5 * time.Minute
 type ClientInterceptor func(ctx context.Context, service, method string, call func(context.Context) error) error
 
 // Client calls Usher's own JSON Twirp services (usher.Moderation, usher.HostControls,
-// usher.Presets) on a running server over HTTP, signing each call with a short-lived
-// token that carries only the grants the call needs (as the LiveKit SDKs' clients do):
-// roomAdmin for the room of a call on one room, roomCreate and roomList for a ban
-// without a room, roomCreate for preset writes and roomList for preset reads. Its
-// errors are twirp.Error values with the server's code and message.
+// usher.WaitingRoom, usher.Presets) on a running server over HTTP, signing each call
+// with a short-lived token that carries only the grants the call needs (as the LiveKit
+// SDKs' clients do): roomAdmin for the room of a call on one room, roomCreate and
+// roomList for a ban without a room, roomCreate for preset writes and roomList for
+// preset reads. Its errors are twirp.Error values with the server's code and message.
 type Client struct {
 	baseURL           string
 	apiKey, apiSecret string
@@ -43,6 +43,7 @@ type Client struct {
 var (
 	_ ModerationService   = (*Client)(nil)
 	_ HostControlsService = (*Client)(nil)
+	_ WaitingRoomService  = (*Client)(nil)
 	_ PresetsService      = (*Client)(nil)
 )
 
@@ -84,7 +85,8 @@ func moderationGrant(roomName string) *lkauth.VideoGrant {
 	return &lkauth.VideoGrant{RoomCreate: true, RoomList: true}
 }
 
-// The methods of ModerationService, HostControlsService and PresetsService.
+// The methods of ModerationService, HostControlsService, WaitingRoomService and
+// PresetsService.
 
 // BanParticipant implements ModerationService.
 func (c *Client) BanParticipant(ctx context.Context, r *BanParticipantRequest) (*BanParticipantResponse, error) {
@@ -124,6 +126,36 @@ func (c *Client) Unpin(ctx context.Context, r *PinRequest) (*PinResponse, error)
 // RemoveParticipants implements HostControlsService.
 func (c *Client) RemoveParticipants(ctx context.Context, r *RemoveParticipantsRequest) (*IdentitiesResponse, error) {
 	return invoke[IdentitiesResponse](ctx, c, HostControlsServiceName, "RemoveParticipants", roomAdminGrant(r.Room), r)
+}
+
+// ListWaiting implements WaitingRoomService.
+func (c *Client) ListWaiting(ctx context.Context, r *WaitingRoomRequest) (*ListWaitingResponse, error) {
+	return invoke[ListWaitingResponse](ctx, c, WaitingRoomServiceName, "ListWaiting", roomAdminGrant(r.Room), r)
+}
+
+// Admit implements WaitingRoomService.
+func (c *Client) Admit(ctx context.Context, r *WaitingParticipantRequest) (*IdentitiesResponse, error) {
+	return invoke[IdentitiesResponse](ctx, c, WaitingRoomServiceName, "Admit", roomAdminGrant(r.Room), r)
+}
+
+// AdmitAll implements WaitingRoomService.
+func (c *Client) AdmitAll(ctx context.Context, r *WaitingRoomRequest) (*IdentitiesResponse, error) {
+	return invoke[IdentitiesResponse](ctx, c, WaitingRoomServiceName, "AdmitAll", roomAdminGrant(r.Room), r)
+}
+
+// Deny implements WaitingRoomService.
+func (c *Client) Deny(ctx context.Context, r *WaitingParticipantRequest) (*IdentitiesResponse, error) {
+	return invoke[IdentitiesResponse](ctx, c, WaitingRoomServiceName, "Deny", roomAdminGrant(r.Room), r)
+}
+
+// GetSettings implements WaitingRoomService.
+func (c *Client) GetSettings(ctx context.Context, r *WaitingRoomRequest) (*WaitingSettingsJSON, error) {
+	return invoke[WaitingSettingsJSON](ctx, c, WaitingRoomServiceName, "GetSettings", roomAdminGrant(r.Room), r)
+}
+
+// SetSettings implements WaitingRoomService.
+func (c *Client) SetSettings(ctx context.Context, r *WaitingSettingsJSON) (*WaitingSettingsJSON, error) {
+	return invoke[WaitingSettingsJSON](ctx, c, WaitingRoomServiceName, "SetSettings", roomAdminGrant(r.Room), r)
 }
 
 // CreatePreset implements PresetsService.

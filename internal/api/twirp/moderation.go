@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/usher-rtc/usher/internal/auth"
@@ -213,14 +214,16 @@ func ToBanJSON(b auth.Ban) BanJSON {
 }
 
 // describeActor says who acted, for a ban's created_by: "admin APIkey (identity)",
-// "tenant acme", "server".
+// "admin (rest-gateway)" (the REST gateway's operator, who has no API key), "tenant
+// acme", "server".
 func describeActor(a events.Actor) string {
 	switch a.Kind {
 	case events.ActorAdmin:
+		out := strings.TrimSpace("admin " + a.APIKey)
 		if a.Identity != "" {
-			return fmt.Sprintf("admin %s (%s)", a.APIKey, a.Identity)
+			out += " (" + a.Identity + ")"
 		}
-		return "admin " + a.APIKey
+		return out
 	case events.ActorTenant:
 		if a.Tenant == "" {
 			return "REST gateway (no tenant)"

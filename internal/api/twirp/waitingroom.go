@@ -49,15 +49,28 @@ type WaitingSettingsJSON struct {
 	Opened bool `json:"opened"`
 }
 
+// WaitingRoomService is usher.WaitingRoom: this server's (WaitingRoom) or a remote
+// one's (Client).
+type WaitingRoomService interface {
+	ListWaiting(ctx context.Context, req *WaitingRoomRequest) (*ListWaitingResponse, error)
+	Admit(ctx context.Context, req *WaitingParticipantRequest) (*IdentitiesResponse, error)
+	AdmitAll(ctx context.Context, req *WaitingRoomRequest) (*IdentitiesResponse, error)
+	Deny(ctx context.Context, req *WaitingParticipantRequest) (*IdentitiesResponse, error)
+	GetSettings(ctx context.Context, req *WaitingRoomRequest) (*WaitingSettingsJSON, error)
+	SetSettings(ctx context.Context, req *WaitingSettingsJSON) (*WaitingSettingsJSON, error)
+}
+
 // WaitingRoom is usher.WaitingRoom over the room manager, for a backend with
 // roomAdmin for the room.
 type WaitingRoom struct{ rooms *room.Manager }
+
+var _ WaitingRoomService = (*WaitingRoom)(nil)
 
 // NewWaitingRoom returns usher.WaitingRoom over rooms.
 func NewWaitingRoom(rooms *room.Manager) *WaitingRoom { return &WaitingRoom{rooms: rooms} }
 
 // NewWaitingRoomHandler serves w at /twirp/usher.WaitingRoom/.
-func NewWaitingRoomHandler(w *WaitingRoom, opts HandlerOptions) http.Handler {
+func NewWaitingRoomHandler(w WaitingRoomService, opts HandlerOptions) http.Handler {
 	return NewJSONHandler(WaitingRoomServiceName, map[string]JSONMethod{
 		"ListWaiting": jsonMethod(w.ListWaiting),
 		"Admit":       jsonMethod(w.Admit),
