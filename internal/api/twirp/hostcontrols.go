@@ -119,10 +119,15 @@ func NewHostControlsHandler(h HostControlsService, opts HandlerOptions) http.Han
 }
 
 func (h *HostControls) admin(ctx context.Context, method, roomName string) error {
+	return requireRoomAdmin(ctx, h.rooms, method, roomName)
+}
+
+// requireRoomAdmin checks that the caller has roomAdmin for roomName, a valid name.
+func requireRoomAdmin(ctx context.Context, rooms *room.Manager, method, roomName string) error {
 	if err := claims(ctx).RequireRoomAdmin(method, roomName); err != nil {
 		return err
 	}
-	return h.rooms.ValidateRoomName(roomName)
+	return rooms.ValidateRoomName(roomName)
 }
 
 func isVideo(kind string) (bool, error) {

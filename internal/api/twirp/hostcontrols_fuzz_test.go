@@ -10,6 +10,7 @@ import (
 
 	"github.com/usher-rtc/usher/internal/auth"
 	"github.com/usher-rtc/usher/internal/config"
+	"github.com/usher-rtc/usher/internal/room"
 )
 
 var hostControlsMethods = []string{"DisableAll", "Enable", "Pin", "Unpin", "RemoveParticipants"}
@@ -33,20 +34,28 @@ func FuzzHostControlsService(f *testing.F) {
 		`[]`,
 		``,
 	}
-	for i := range hostControlsMethods {
+	target, h := fuzzService(f, len(hostControlsMethods), seeds, func(mgr *room.Manager, opts HandlerOptions) http.Handler {
+		return NewHostControlsHandler(NewHostControls(mgr), opts)
+	})
+	f.Fuzz(func(t *testing.T, m uint8, body []byte) {
+		serveAgainstTheirs(t, h, target, HostControlsServiceName, hostControlsMethods[int(m)%len(hostControlsMethods)], body)
+	})
+}
+
+// fuzzService seeds f with every seed for each of n methods and returns the target
+// rooms and the service's handler over them (mk builds it), with the server's limits.
+func fuzzService(f *testing.F, n int, seeds []string, mk func(*room.Manager, HandlerOptions) http.Handler) (*moderationTarget, http.Handler) {
+	for i := range n {
 		for _, s := range seeds {
 			f.Add(uint8(i), []byte(s))
 		}
 	}
 	target := newModerationTarget(f)
-	cfg := config.Default()
-	h := NewHostControlsHandler(NewHostControls(target.mgr), HandlerOptions{
+	h := mk(target.mgr, HandlerOptions{
 		Verifier:    auth.NewVerifier(auth.StaticKeys{fuzzKey: fuzzSecret}),
-		MaxBodySize: cfg.Limit.MaxRequestBodySize,
+		MaxBodySize: config.Default().Limit.MaxRequestBodySize,
 	})
-	f.Fuzz(func(t *testing.T, m uint8, body []byte) {
-		serveAgainstTheirs(t, h, target, HostControlsServiceName, hostControlsMethods[int(m)%len(hostControlsMethods)], body)
-	})
+	return target, h
 }
 
 // serveAgainstTheirs posts body to service/method with the target's token (admin of

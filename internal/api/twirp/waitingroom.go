@@ -82,10 +82,7 @@ func NewWaitingRoomHandler(w WaitingRoomService, opts HandlerOptions) http.Handl
 }
 
 func (w *WaitingRoom) admin(ctx context.Context, method, roomName string) error {
-	if err := claims(ctx).RequireRoomAdmin(method, roomName); err != nil {
-		return err
-	}
-	return w.rooms.ValidateRoomName(roomName)
+	return requireRoomAdmin(ctx, w.rooms, method, roomName)
 }
 
 // ListWaiting lists the waiting participants of a room.

@@ -1,11 +1,11 @@
 package twirpapi
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/usher-rtc/usher/internal/auth"
-	"github.com/usher-rtc/usher/internal/config"
+	"github.com/usher-rtc/usher/internal/room"
 )
 
 var waitingRoomMethods = []string{"ListWaiting", "Admit", "AdmitAll", "Deny", "GetSettings", "SetSettings"}
@@ -29,16 +29,8 @@ func FuzzWaitingRoomService(f *testing.F) {
 		`[]`,
 		``,
 	}
-	for i := range waitingRoomMethods {
-		for _, s := range seeds {
-			f.Add(uint8(i), []byte(s))
-		}
-	}
-	target := newModerationTarget(f)
-	cfg := config.Default()
-	h := NewWaitingRoomHandler(NewWaitingRoom(target.mgr), HandlerOptions{
-		Verifier:    auth.NewVerifier(auth.StaticKeys{fuzzKey: fuzzSecret}),
-		MaxBodySize: cfg.Limit.MaxRequestBodySize,
+	target, h := fuzzService(f, len(waitingRoomMethods), seeds, func(mgr *room.Manager, opts HandlerOptions) http.Handler {
+		return NewWaitingRoomHandler(NewWaitingRoom(mgr), opts)
 	})
 	f.Fuzz(func(t *testing.T, m uint8, body []byte) {
 		method := waitingRoomMethods[int(m)%len(waitingRoomMethods)]
