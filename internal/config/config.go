@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -214,6 +215,35 @@ type RTCConfig struct {
 	STUNServers []string `yaml:"stun_servers"`
 	// EnableLoopbackCandidate also offers 127.0.0.1 / ::1 candidates (on in --dev).
 	EnableLoopbackCandidate bool `yaml:"enable_loopback_candidate"`
+	// TURNServers are announced to clients in the join response (ice_servers), as
+	// livekit-server's rtc.turn_servers: clients that cannot reach the server directly,
+	// or are told to relay, go through them.
+	TURNServers []TURNServer `yaml:"turn_servers"`
+}
+
+// TURNServer is one TURN server clients may relay through.
+type TURNServer struct {
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+	// Protocol is udp, tcp or tls.
+	Protocol   string `yaml:"protocol"`
+	Username   string `yaml:"username"`
+	Credential string `yaml:"credential"`
+}
+
+// MaxTURNServers bounds rtc.turn_servers.
+const MaxTURNServers = 16
+
+// URL is the server's ICE URL: turn:host:port?transport=udp|tcp, or turns: for tls.
+func (t TURNServer) URL() string {
+	host := net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+	switch t.Protocol {
+	case "tls":
+		return "turns:" + host + "?transport=tcp"
+	case "tcp":
+		return "turn:" + host + "?transport=tcp"
+	}
+	return "turn:" + host + "?transport=udp"
 }
 
 // RoomConfig holds defaults for rooms.
@@ -395,6 +425,22 @@ func (c *Config) Validate() error {
 		if c.RTC.PortRangeStart <= 0 || c.RTC.PortRangeEnd > 65535 || c.RTC.PortRangeStart > c.RTC.PortRangeEnd {
 			add("rtc.port_range_start/port_range_end: %d-%d is not a valid UDP port range (set rtc.udp_port instead, or a range like 50000-60000)",
 				c.RTC.PortRangeStart, c.RTC.PortRangeEnd)
+		}
+	}
+	if n := len(c.RTC.TURNServers); n > MaxTURNServers {
+		add("rtc.turn_servers: %d servers; at most %d", n, MaxTURNServers)
+	}
+	for i, ts := range c.RTC.TURNServers {
+		if ts.Host == "" || strings.ContainsAny(ts.Host, "/?#@ ") {
+			add("rtc.turn_servers[%d].host: %q is not a host name or address", i, ts.Host)
+		}
+		if ts.Port < 1 || ts.Port > 65535 {
+			add("rtc.turn_servers[%d].port: %d is not a port (1-65535)", i, ts.Port)
+		}
+		switch ts.Protocol {
+		case "udp", "tcp", "tls":
+		default:
+			add("rtc.turn_servers[%d].protocol: %q is not one of udp, tcp, tls", i, ts.Protocol)
 		}
 	}
 	if c.RTC.NodeIP != "" && net.ParseIP(c.RTC.NodeIP) == nil {

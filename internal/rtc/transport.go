@@ -635,6 +635,10 @@ func (t *Transport) AddDownTrack(d *sfu.DownTrack) (newSection bool, err error) 
 				switch p := p.(type) {
 				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 					d.RequestKeyframe()
+				case *rtcp.TransportLayerNack:
+					if p.MediaSSRC == d.SSRC() {
+						d.HandleNack(p)
+					}
 				case *rtcp.ReceiverReport:
 					if ssrc := d.SSRC(); ssrc != 0 {
 						for _, rep := range p.Reports {
@@ -808,6 +812,7 @@ func (t *Transport) TakeQualityStats(since time.Time) QualityStats {
 		q.UpLost += l
 	}
 	for _, d := range downs {
+		q.DownLoss = max(q.DownLoss, d.TakeLinkLoss())
 		rx, ok := d.Reception(since)
 		if !ok {
 			continue

@@ -191,6 +191,7 @@ func NewWithListeners(cfg *config.Config, log *slog.Logger, ln Listeners) (*Serv
 		QueueSize:       sc.QueueSize,
 		WriteTimeout:    sc.WriteTimeout,
 		ServerInfo:      serverInfo(cfg),
+		ICEServers:      iceServers(cfg.RTC.TURNServers),
 		Limits:          cfg.Limit,
 
 		MaxConnectionsPerIP:       sc.MaxConnectionsPerIP,
@@ -566,4 +567,14 @@ func (s *Server) serveRoot(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("OK"))
+}
+
+// iceServers are the TURN servers of rtc.turn_servers as the join response announces
+// them.
+func iceServers(servers []config.TURNServer) []*livekit.ICEServer {
+	out := make([]*livekit.ICEServer, 0, len(servers))
+	for _, ts := range servers {
+		out = append(out, &livekit.ICEServer{Urls: []string{ts.URL()}, Username: ts.Username, Credential: ts.Credential})
+	}
+	return out
 }

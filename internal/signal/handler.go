@@ -57,6 +57,8 @@ type Options struct {
 	WriteTimeout time.Duration
 	// ServerInfo is sent in JoinResponse and ReconnectResponse.
 	ServerInfo *livekit.ServerInfo
+	// ICEServers (rtc.turn_servers) are announced in JoinResponse and ReconnectResponse.
+	ICEServers []*livekit.ICEServer
 	// MaxConnectionsPerIP and MaxConnectionsPerIdentity cap the signal WebSockets open at
 	// once from one client address and for one identity in one room; a connection over
 	// a cap is refused before the upgrade with HTTP 429. 0 means no cap.

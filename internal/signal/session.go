@@ -262,6 +262,7 @@ func (s *Session) setup() error {
 		PingInterval:         int32(s.h.opts.PingInterval / time.Second),
 		PingTimeout:          int32(s.h.opts.PingTimeout / time.Second),
 		EnabledPublishCodecs: publishCodecs,
+		IceServers:           s.h.opts.ICEServers,
 	}
 	if err := s.joinTo.Activate(s.p, resp); err != nil {
 		return err
@@ -328,6 +329,7 @@ func (s *Session) resume(conn *wsConn, params *joinParams) {
 	s.queue.pushFront(
 		&livekit.SignalResponse{Message: &livekit.SignalResponse_Reconnect{Reconnect: &livekit.ReconnectResponse{
 			ServerInfo: s.h.serverInfo(),
+			IceServers: s.h.opts.ICEServers,
 		}}},
 		&livekit.SignalResponse{Message: &livekit.SignalResponse_Update{Update: &livekit.ParticipantUpdate{
 			Participants: infos, FullSnapshot: true,

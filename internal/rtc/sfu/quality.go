@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,12 +75,40 @@ func (r *Receiver) TakeLoss() (expected, lost uint32) {
 	return expected, lost
 }
 
+// HandleNack counts the packets a subscriber reported missing (a NACK about d's stream):
+// what the link lost, before the retransmissions repaired it.
+func (d *DownTrack) HandleNack(n *rtcp.TransportLayerNack) {
+	lost := 0
+	for _, p := range n.Nacks {
+		lost += len(p.PacketList())
+	}
+	d.rx.nacked.Add(uint64(lost))
+}
+
+// TakeLinkLoss returns the share of the packets sent since the last call that the
+// subscriber reported missing (0 when nothing was sent).
+func (d *DownTrack) TakeLinkLoss() float64 {
+	sent, nacked := d.packets.Load(), d.rx.nacked.Load()
+	d.rx.mu.Lock()
+	defer d.rx.mu.Unlock()
+	ds, dn := sent-d.rx.baseSent, nacked-d.rx.baseNacked
+	d.rx.baseSent, d.rx.baseNacked = sent, nacked
+	if ds == 0 {
+		return 0
+	}
+	return min(float64(dn)/float64(ds), 1)
+}
+
 // reception is what a subscriber last reported of one down track.
 type reception struct {
 	// fractionLost is the RR's fraction lost (of 256), jitter in RTP units, rtt in
 	// microseconds (0: unknown), at when it arrived (unix ns).
 	fractionLost, jitter, rtt atomic.Uint32
 	at                        atomic.Int64
+	// nacked counts the packets NACKed; mu guards the counts of the last take.
+	nacked               atomic.Uint64
+	mu                   sync.Mutex
+	baseSent, baseNacked uint64
 }
 
 // srRecord is a sender report d sent: its middle 32 bits of NTP time (what the
