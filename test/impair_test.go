@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/usher-rtc/usher/internal/config"
 	"github.com/usher-rtc/usher/internal/testutil"
@@ -91,4 +93,100 @@ func TestConnectionQualityFollowsLoss(t *testing.T) {
 	}); !ok {
 		t.Fatal("the rating did not recover when the loss stopped")
 	}
+}
+
+// Congestion control: a subscriber whose downlink is capped gets a lower simulcast
+// layer within seconds and the top one again when the cap lifts; at a cap too low for
+// any video, the video is paused (stream_state_update), the audio keeps flowing, and
+// the video resumes when the link recovers.
+func TestCongestionControlFollowsTheDownlink(t *testing.T) {
+	relay := testutil.StartTURNRelay(t)
+	srv := testutil.StartServer(t, withRelay(relay))
+	speaker := srv.Join(t, "class", "speaker")
+	// Three layers of about 100, 300 and 1000 kbit/s, and an audio track.
+	sizes := []int{400, 1200, 4000}
+	var tracks []*lksdk.LocalTrack
+	for q := range sizes {
+		tr, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
+			lksdk.WithSimulcast("cam", &livekit.VideoLayer{Quality: livekit.VideoQuality(q), Width: 320 << q, Height: 180 << q}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tracks = append(tracks, tr)
+	}
+	vpub, err := speaker.Room.LocalParticipant.PublishSimulcastTrack(tracks, &lksdk.TrackPublicationOptions{Name: "camera"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mic := newAudioTrack(t)
+	apub, err := speaker.Room.LocalParticipant.PublishTrack(mic, &lksdk.TrackPublicationOptions{Name: "mic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFrames(t, 33*time.Millisecond, func(n uint32) {
+		for q, tr := range tracks {
+			_ = tr.WriteSample(media.Sample{Data: sizedVP8Frame(n, n%30 == 0, byte(q), sizes[q]), Duration: 33 * time.Millisecond}, nil)
+		}
+	})
+	writeFrames(t, 20*time.Millisecond, func(n uint32) {
+		_ = mic.WriteSample(media.Sample{Data: opusFrame(n, 0), Duration: 20 * time.Millisecond}, nil)
+	})
+
+	tap := srv.NewSignalTap(t)
+	student := srv.Join(t, "class", "student", relayOnly, testutil.WithURL(tap.WSURL))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	video, audio := make(chan frame, 4096), make(chan frame, 4096)
+	go readVP8(ctx, subscribedTrack(t, student, vpub.SID()), video)
+	go readOpus(ctx, subscribedTrack(t, student, apub.SID()), audio, nil)
+	// layerWithin waits until frames of a layer accepted by ok arrive, and returns it.
+	layerWithin := func(what string, d time.Duration, ok func(byte) bool) byte {
+		t.Helper()
+		deadline := time.After(d)
+		for {
+			select {
+			case f := <-video:
+				if ok(f.marker) {
+					return f.marker
+				}
+			case <-deadline:
+				t.Fatalf("%s: not within %s", what, d)
+			}
+		}
+	}
+	layerWithin("the top layer at first", 10*time.Second, func(q byte) bool { return q == 2 })
+
+	start := time.Now()
+	relay.Impair(testutil.Impairment{RateBps: 600_000})
+	q := layerWithin("a lower layer at 600 kbit/s", 15*time.Second, func(q byte) bool { return q < 2 })
+	t.Logf("at 600 kbit/s: layer %d after %s", q, time.Since(start).Round(100*time.Millisecond))
+
+	start = time.Now()
+	relay.Impair(testutil.Impairment{})
+	layerWithin("the top layer once the cap lifts", 30*time.Second, func(q byte) bool { return q == 2 })
+	t.Logf("cap lifted: the top layer after %s", time.Since(start).Round(100*time.Millisecond))
+
+	paused := func(st livekit.StreamState) func(*livekit.SignalResponse) bool {
+		return func(r *livekit.SignalResponse) bool {
+			for _, s := range r.GetStreamStateUpdate().GetStreamStates() {
+				if s.TrackSid == vpub.SID() && s.State == st {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	start = time.Now()
+	relay.Impair(testutil.Impairment{RateBps: 60_000})
+	_, i := tap.Await(t, 20*time.Second, 0, "the video paused at 60 kbit/s", paused(livekit.StreamState_PAUSED))
+	t.Logf("at 60 kbit/s: video paused after %s", time.Since(start).Round(100*time.Millisecond))
+	for len(audio) > 0 {
+		<-audio
+	}
+	expectFrames(t, "audio while the video is paused", audio, 25, false)
+
+	start = time.Now()
+	relay.Impair(testutil.Impairment{})
+	tap.Await(t, 30*time.Second, i+1, "the video resumed", paused(livekit.StreamState_ACTIVE))
+	t.Logf("cap lifted: video resumed after %s", time.Since(start).Round(100*time.Millisecond))
 }

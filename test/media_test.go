@@ -26,8 +26,11 @@ import (
 // which frames it got. A VP8 frame's first byte has its low bit clear on a keyframe.
 
 // vp8Frame returns frame n: a keyframe when key is set, with a marker byte and n.
-func vp8Frame(n uint32, key bool, marker byte) []byte {
-	f := make([]byte, 600)
+func vp8Frame(n uint32, key bool, marker byte) []byte { return sizedVP8Frame(n, key, marker, 600) }
+
+// sizedVP8Frame is vp8Frame of size bytes.
+func sizedVP8Frame(n uint32, key bool, marker byte, size int) []byte {
+	f := make([]byte, size)
 	f[0] = 0x01
 	if key {
 		f[0] = 0x00

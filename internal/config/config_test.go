@@ -131,7 +131,9 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.RTC.NodeIP = "x" }, "rtc.node_ip"},
 		{func(c *Config) { c.RTC.UDPPort = 0; c.RTC.PortRangeStart = 10; c.RTC.PortRangeEnd = 5 }, "port_range"},
 		{func(c *Config) { c.Room.DuplicateIdentity = "kick" }, "room.duplicate_identity"},
-		{func(c *Config) { c.RTC.TURNServers = []TURNServer{{Host: "turn.example", Port: 3478, Protocol: "sctp"}} }, "rtc.turn_servers[0].protocol"},
+		{func(c *Config) {
+			c.RTC.TURNServers = []TURNServer{{Host: "turn.example", Port: 3478, Protocol: "sctp"}}
+		}, "rtc.turn_servers[0].protocol"},
 		{func(c *Config) { c.RTC.TURNServers = []TURNServer{{Host: "turn.example", Port: 0, Protocol: "udp"}} }, "rtc.turn_servers[0].port"},
 		{func(c *Config) { c.RTC.TURNServers = []TURNServer{{Host: "a b", Port: 3478, Protocol: "udp"}} }, "rtc.turn_servers[0].host"},
 		{func(c *Config) { c.Room.WaitingRoom.Mode = "lottery" }, "room.waiting_room.mode"},

@@ -824,3 +824,14 @@ func (t *Transport) TakeQualityStats(since time.Time) QualityStats {
 	}
 	return q
 }
+
+// DownTracks returns the tracks the transport sends its client.
+func (t *Transport) DownTracks() []*sfu.DownTrack {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*sfu.DownTrack, 0, len(t.downTracks))
+	for _, d := range t.downTracks {
+		out = append(out, d)
+	}
+	return out
+}

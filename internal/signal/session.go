@@ -39,6 +39,8 @@ type Session struct {
 
 	mu   sync.Mutex
 	conn *wsConn // nil while the client is away
+	// alloc is the congestion-control state (alloc.go).
+	alloc allocState
 	// qualityAt is when the connection was last rated (zero: not yet: the first
 	// window starts at the first housekeeping).
 	qualityAt     time.Time
@@ -464,6 +466,7 @@ func (s *Session) housekeep() {
 		s.leaveRoom(livekit.DisconnectReason_SIGNAL_CLOSE, false)
 	}
 	s.updateQuality(time.Now())
+	s.allocate(time.Now())
 	if time.Since(s.startedAt) > s.h.opts.JoinTimeout && !s.p.IsActive() {
 		s.log.Info("participant did not connect its transport in time", "timeout", s.h.opts.JoinTimeout)
 		s.leaveRoom(livekit.DisconnectReason_JOIN_FAILURE, false)

@@ -96,3 +96,40 @@ func (r *Receiver) stopDemandTimerLocked() {
 
 // MimeType returns the MIME type of the stream's codec.
 func (r *Receiver) MimeType() string { return r.params.Codec.MimeType }
+
+// Target returns the layer the subscriber asked for.
+func (d *DownTrack) Target() int { return int(d.target.Load()) }
+
+// Paused reports whether the subscriber paused the track itself.
+func (d *DownTrack) Paused() bool { return d.paused.Load() }
+
+// SetAllocation applies what the subscriber's bandwidth allows: at most layer ceiling,
+// or nothing (stalled). A change of layer or a resume asks for a keyframe. It reports
+// whether the stall changed.
+func (d *DownTrack) SetAllocation(ceiling int, stalled bool) bool {
+	ceiling = min(max(ceiling, 0), MaxLayers-1)
+	layerChanged := d.ceiling.Swap(int32(ceiling)) != int32(ceiling)
+	stallChanged := d.stalled.Swap(stalled) != stalled
+	if (layerChanged || stallChanged) && !stalled {
+		d.requestKeyframe(-1)
+	}
+	return stallChanged
+}
+
+// Stalled reports whether the subscriber's bandwidth allows none of the track.
+func (d *DownTrack) Stalled() bool { return d.stalled.Load() }
+
+// Sent returns the packets and bytes d sent.
+func (d *DownTrack) Sent() (packets, bytes uint64) { return d.packets.Load(), d.bytes.Load() }
+
+// Nacked returns how many of d's packets the subscriber reported missing.
+func (d *DownTrack) Nacked() uint64 { return d.rx.nacked.Load() }
+
+// LayerBytes returns the bytes received so far on each layer.
+func (r *Receiver) LayerBytes() [MaxLayers]uint64 {
+	var out [MaxLayers]uint64
+	for i := range r.layers {
+		out[i] = r.layers[i].bytes.Load()
+	}
+	return out
+}

@@ -53,6 +53,11 @@ type DownTrack struct {
 	paused atomic.Bool
 	// target is the simulcast layer the subscriber asked for (track_setting).
 	target atomic.Int32
+	// ceiling is the highest layer the subscriber's bandwidth allows, and stalled says
+	// it allows none (congestion control, alloc.go); both are the server's, apart from
+	// what the subscriber asked for.
+	ceiling atomic.Int32
+	stalled atomic.Bool
 
 	// mu serialises writes: each simulcast layer is read on its own goroutine.
 	mu       sync.Mutex
@@ -123,6 +128,7 @@ func redPrimary(p []byte) ([]byte, bool) {
 func NewDownTrack(p DownTrackParams) *DownTrack {
 	d := &DownTrack{params: p, video: p.Kind == webrtc.RTPCodecTypeVideo, current: -1, sources: p.Sources}
 	d.target.Store(MaxLayers - 1)
+	d.ceiling.Store(MaxLayers - 1)
 	d.hdr.Extensions = d.extSpace[:0]
 	return d
 }
@@ -361,7 +367,7 @@ func (d *DownTrack) fill(payload []byte, padding bool, step uint32) bool {
 func (d *DownTrack) requestKeyframe(layerIdx int) {
 	if src := d.src.Load(); src != nil {
 		if layerIdx < 0 {
-			layerIdx = src.bestLayer(int(d.target.Load()), time.Now().UnixNano())
+			layerIdx = src.bestLayer(int(min(d.target.Load(), d.ceiling.Load())), time.Now().UnixNano())
 		}
 		src.RequestKeyframe(layerIdx)
 	}
@@ -414,18 +420,19 @@ func (d *DownTrack) write(r *Receiver, layerIdx int, pkt *rtp.Packet, key bool, 
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if gen != d.gen || d.paused.Load() {
+	off := d.paused.Load() || d.stalled.Load()
+	if gen != d.gen || off {
 		d.gen = gen
 		d.m.pause()
 		d.current = -1
-		if d.paused.Load() {
+		if off {
 			return
 		}
 	}
 	if d.src.Load() != r {
 		return // a receiver d just left
 	}
-	want := r.bestLayer(int(d.target.Load()), now)
+	want := r.bestLayer(int(min(d.target.Load(), d.ceiling.Load())), now)
 	if layerIdx != d.current {
 		// Another layer: the one to switch to, once it brings a keyframe.
 		if layerIdx != want {
