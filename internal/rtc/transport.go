@@ -639,6 +639,8 @@ func (t *Transport) AddDownTrack(d *sfu.DownTrack) (newSection bool, err error) 
 					if p.MediaSSRC == d.SSRC() {
 						d.HandleNack(p)
 					}
+				case *rtcp.ReceiverEstimatedMaximumBitrate:
+					d.HandleREMB(p.Bitrate, time.Now())
 				case *rtcp.ReceiverReport:
 					if ssrc := d.SSRC(); ssrc != 0 {
 						for _, rep := range p.Reports {

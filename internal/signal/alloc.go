@@ -98,6 +98,19 @@ func (s *Session) allocate(now time.Time) {
 	if packets > 0 {
 		loss = min(float64(nacked)/float64(packets), 1)
 	}
+	a.update(loss, sentRate, wanted(downs, rates))
+	// A client that sends REMB says what its downlink takes: never more than that.
+	for _, d := range downs {
+		if remb, ok := d.REMB(now.Add(-3 * AllocInterval)); ok && remb > 0 {
+			a.estimate = max(min(a.estimate, remb), minEstimate)
+		}
+	}
+	s.share(downs, rates)
+}
+
+// update moves the estimate after an interval with loss (0 to 1), sentRate sent, and
+// wantedRate what the tracks would take at the layers asked for.
+func (a *allocState) update(loss, sentRate, wantedRate float64) {
 	switch {
 	case loss > lossHigh:
 		a.estimate = max(min(a.estimate, sentRate)*(1-loss/2), minEstimate)
@@ -107,12 +120,11 @@ func (s *Session) allocate(now time.Time) {
 		// what the tracks would use at the layers the client asked for.
 		a.clean++
 		growth := probeGrowth + probeSpeedup*float64(min(a.clean, 5))
-		ceiling := max(a.estimate, sentRate, 1.5*wanted(downs, rates)+probeStep)
+		ceiling := max(a.estimate, sentRate, 1.5*wantedRate+probeStep)
 		a.estimate = min(max(a.estimate*growth, a.estimate+probeStep), ceiling)
 	default:
 		a.clean = 0
 	}
-	s.share(downs, rates)
 }
 
 // rateOf is the measured bitrate of layer l of d's source (l < 0: all it sends).

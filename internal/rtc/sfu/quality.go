@@ -99,6 +99,21 @@ func (d *DownTrack) TakeLinkLoss() float64 {
 	return min(float64(dn)/float64(ds), 1)
 }
 
+// HandleREMB records a client's receiver-side bandwidth estimate, which a client that
+// does not send transport-wide CC feedback sends instead.
+func (d *DownTrack) HandleREMB(bitrate float32, now time.Time) {
+	d.rx.remb.Store(int64(bitrate))
+	d.rx.rembAt.Store(now.UnixNano())
+}
+
+// REMB returns the client's latest receiver estimate if it came after since.
+func (d *DownTrack) REMB(since time.Time) (float64, bool) {
+	if d.rx.rembAt.Load() < since.UnixNano() {
+		return 0, false
+	}
+	return float64(d.rx.remb.Load()), true
+}
+
 // reception is what a subscriber last reported of one down track.
 type reception struct {
 	// fractionLost is the RR's fraction lost (of 256), jitter in RTP units, rtt in
@@ -106,7 +121,9 @@ type reception struct {
 	fractionLost, jitter, rtt atomic.Uint32
 	at                        atomic.Int64
 	// nacked counts the packets NACKed; mu guards the counts of the last take.
-	nacked               atomic.Uint64
+	nacked atomic.Uint64
+	// remb is the client's latest receiver estimate (bit/s), at rembAt (unix ns).
+	remb, rembAt         atomic.Int64
 	mu                   sync.Mutex
 	baseSent, baseNacked uint64
 }
