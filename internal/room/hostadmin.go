@@ -155,6 +155,7 @@ func (r *Room) pinLocked(t *Participant, actor events.Actor) (string, error) {
 	}
 	r.pinned = t.identity
 	r.setServerAttrLocked(t, AttrPinned, "true", actor)
+	r.reconcileLocked() // the pinned participant's tracks go first when bandwidth is short
 	return prev, nil
 }
 
@@ -164,6 +165,7 @@ func (r *Room) unpinLocked(t *Participant, actor events.Actor) {
 		r.pinned = ""
 	}
 	r.setServerAttrLocked(t, AttrPinned, "", actor)
+	r.reconcileLocked()
 }
 
 // isHost reports whether p's preset has any host control.

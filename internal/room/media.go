@@ -33,6 +33,27 @@ type Subscription struct {
 	Sources []MediaSource
 	// Layers are the track's simulcast layers as the publisher announced them.
 	Layers []*livekit.VideoLayer
+	// Priority orders the subscriber's video tracks when its bandwidth is short:
+	// PriorityScreenShare, then PriorityPinned, then the rest.
+	Priority int
+}
+
+// Allocation priorities of a subscription.
+const (
+	PriorityNormal      = 0
+	PriorityPinned      = 1
+	PriorityScreenShare = 2
+)
+
+// priorityLocked is the allocation priority of pub's track t in r.
+func (r *Room) priorityLocked(pub *Participant, t *track) int {
+	switch {
+	case t.info.Source == livekit.TrackSource_SCREEN_SHARE:
+		return PriorityScreenShare
+	case r.pinned != "" && r.pinned == pub.identity:
+		return PriorityPinned
+	}
+	return PriorityNormal
 }
 
 // subscriptionOf describes pub's track t for a subscriber.
@@ -314,7 +335,9 @@ func (r *Room) reconcileLocked() {
 					}})
 				}
 				if allowed {
-					want[t.info.Sid] = wanted{sub: subscriptionOf(pub, t), t: t}
+					w := wanted{sub: subscriptionOf(pub, t), t: t}
+					w.sub.Priority = r.priorityLocked(pub, t)
+					want[t.info.Sid] = w
 					if !pub.announced[t.info.Sid] && pub.forwardOf == nil {
 						pub.announced[t.info.Sid] = true
 						pub.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackSubscribed{
@@ -332,12 +355,18 @@ func (r *Room) reconcileLocked() {
 		for sid := range sub.subscribed {
 			if _, ok := want[sid]; !ok {
 				delete(sub.subscribed, sid)
+				delete(sub.priorities, sid)
 				sub.sink.Unsubscribe(sid)
 			}
 		}
 		for sid, w := range want {
-			if sub.subscribed[sid] != w.t {
+			if sub.subscribed[sid] != w.t || sub.priorities[sid] != w.sub.Priority {
 				sub.subscribed[sid] = w.t
+				if w.sub.Priority == PriorityNormal {
+					delete(sub.priorities, sid)
+				} else {
+					sub.priorities[sid] = w.sub.Priority
+				}
 				sub.sink.Subscribe(w.sub)
 			}
 		}
@@ -357,6 +386,7 @@ func (r *Room) dropSubscriptionsLocked(p *Participant) {
 		delete(p.subscribed, sid)
 		p.sink.Unsubscribe(sid)
 	}
+	clear(p.priorities)
 }
 
 // TrackMedia returns the media of the participant's published track with that SID, or

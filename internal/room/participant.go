@@ -159,6 +159,8 @@ type Participant struct {
 	// subscribed are the tracks pushed to the participant's connection, by SID, as
 	// they were when pushed (a changed track is pushed again).
 	subscribed map[string]*track
+	// priorities are the allocation priorities of subscribed tracks, when not normal.
+	priorities map[string]int
 	// media holds the media of the participant's tracks by client track id, from when
 	// it starts arriving (which may precede the track's publication).
 	media map[string]MediaSource
@@ -266,6 +268,7 @@ func newParticipant(r *Room, jp JoinParams) *Participant {
 		subscriptions:  make(map[string]bool),
 		autoSubscribe:  jp.AutoSubscribe,
 		subscribed:     make(map[string]*track),
+		priorities:     make(map[string]int),
 		media:          make(map[string]MediaSource),
 		announced:      make(map[string]bool),
 		denied:         make(map[string]bool),

@@ -14,7 +14,8 @@ import (
 // client's downlink carries, from what it sent and what the client reported lost
 // (NACKs): heavy loss cuts the estimate, little loss lets it grow (probing upward), as
 // the loss-based half of GCC does. It then shares the estimate out: audio first, then
-// each video track the best layer that fits, highest requested first; a video track
+// each video track the best layer that fits (screen shares, then the pinned
+// participant's tracks, then the highest requested, first); a video track
 // for which not even the lowest layer fits is paused rather than letting every track
 // stall, and the client hears of pauses and resumes (stream_state_update). The client's
 // own choices (track_setting) are an upper bound the allocation never exceeds.
@@ -128,7 +129,7 @@ func (a *allocState) update(loss, sentRate, wantedRate float64) {
 }
 
 // rateOf is the measured bitrate of layer l of d's source (l < 0: all it sends).
-func rateOf(rates map[*sfu.Receiver][sfu.MaxLayers]float64, d *sfu.DownTrack, l int) float64 {
+func rateOf(rates map[*sfu.Receiver][sfu.MaxLayers]float64, d interface{ Receiver() *sfu.Receiver }, l int) float64 {
 	r := rates[d.Receiver()]
 	if l >= 0 {
 		return r[l]
@@ -170,22 +171,13 @@ func (s *Session) share(downs []*sfu.DownTrack, rates map[*sfu.Receiver][sfu.Max
 			left -= rateOf(rates, d, -1) // audio first
 		}
 	}
-	sort.Slice(video, func(i, j int) bool {
-		if video[i].Target() != video[j].Target() {
-			return video[i].Target() > video[j].Target()
-		}
-		return video[i].ID() < video[j].ID()
-	})
+	tracks := make([]videoTrack, len(video))
+	for i, d := range video {
+		tracks[i] = d
+	}
 	var changed []*livekit.StreamStateInfo
-	for _, d := range video {
-		layer := -1
-		for l := d.Target(); l >= 0; l-- {
-			if rate := rateOf(rates, d, l); rate <= left*headroom {
-				layer = l
-				left -= rate
-				break
-			}
-		}
+	for t, layer := range fit(left, tracks, rates) {
+		d := t.(*sfu.DownTrack)
 		if layer >= 0 {
 			if d.SetAllocation(layer, false) {
 				changed = append(changed, streamState(d, livekit.StreamState_ACTIVE))
@@ -199,6 +191,40 @@ func (s *Session) share(downs []*sfu.DownTrack, rates map[*sfu.Receiver][sfu.Max
 			StreamStateUpdate: &livekit.StreamStateUpdate{StreamStates: changed},
 		}})
 	}
+}
+
+// videoTrack is what the allocation needs of a down track.
+type videoTrack interface {
+	ID() string
+	Priority() int
+	Target() int
+	Receiver() *sfu.Receiver
+}
+
+// fit gives each video track the best layer that fits in left (-1: none does), in
+// order of priority, then of the layer asked for.
+func fit(left float64, video []videoTrack, rates map[*sfu.Receiver][sfu.MaxLayers]float64) map[videoTrack]int {
+	sort.Slice(video, func(i, j int) bool {
+		if video[i].Priority() != video[j].Priority() {
+			return video[i].Priority() > video[j].Priority()
+		}
+		if video[i].Target() != video[j].Target() {
+			return video[i].Target() > video[j].Target()
+		}
+		return video[i].ID() < video[j].ID()
+	})
+	out := make(map[videoTrack]int, len(video))
+	for _, d := range video {
+		out[d] = -1
+		for l := d.Target(); l >= 0; l-- {
+			if rate := rateOf(rates, d, l); rate <= left*headroom {
+				out[d] = l
+				left -= rate
+				break
+			}
+		}
+	}
+	return out
 }
 
 // layerRates measures the bitrate of each layer of the down tracks' sources over the

@@ -2,6 +2,8 @@ package signal
 
 import (
 	"testing"
+
+	"github.com/usher-rtc/usher/internal/rtc/sfu"
 )
 
 // The estimate: heavy loss cuts it to what got through, little loss lets it grow, and
@@ -40,5 +42,39 @@ func TestEstimateFollowsLoss(t *testing.T) {
 	}
 	if a.estimate != minEstimate {
 		t.Fatalf("total loss: %.0f, want the floor %.0f", a.estimate, minEstimate)
+	}
+}
+
+type fakeVideo struct {
+	id               string
+	priority, target int
+	r                *sfu.Receiver
+}
+
+func (f *fakeVideo) ID() string              { return f.id }
+func (f *fakeVideo) Priority() int           { return f.priority }
+func (f *fakeVideo) Target() int             { return f.target }
+func (f *fakeVideo) Receiver() *sfu.Receiver { return f.r }
+
+// What is short goes to the screen share first, then the pinned camera, then the rest;
+// a track for which nothing fits gets -1 (paused).
+func TestFitByPriority(t *testing.T) {
+	layers := [sfu.MaxLayers]float64{100_000, 300_000, 1_000_000}
+	rates := map[*sfu.Receiver][sfu.MaxLayers]float64{}
+	track := func(id string, priority int) *fakeVideo {
+		r := sfu.NewReceiver(sfu.ReceiverParams{TrackID: id})
+		rates[r] = layers
+		return &fakeVideo{id: id, priority: priority, target: 2, r: r}
+	}
+	camA, camB := track("TR_a", 0), track("TR_b", 0)
+	pinned, screen := track("TR_pin", 1), track("TR_screen", 2)
+	got := fit(1_500_000, []videoTrack{camA, camB, pinned, screen}, rates)
+	// 1.35 Mbit/s usable: the screen share takes its top layer (1 Mbit/s), the pinned
+	// camera the middle one (0.3), camera a the lowest (0.1); camera b gets nothing.
+	want := map[videoTrack]int{screen: 2, pinned: 1, camA: 0, camB: -1}
+	for tr, l := range want {
+		if got[tr] != l {
+			t.Errorf("%s: layer %d, want %d (all: %v)", tr.ID(), got[tr], l, got)
+		}
 	}
 }

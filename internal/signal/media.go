@@ -125,6 +125,7 @@ func (s *Session) startDownTrack(downs map[string]*sfu.DownTrack, sub room.Subsc
 		}
 	}
 	if d := downs[sub.TrackSID]; d != nil {
+		d.SetPriority(sub.Priority)
 		d.SetSources(sources) // the track changed: a backup codec started or ended
 		return nil
 	}
@@ -135,6 +136,7 @@ func (s *Session) startDownTrack(downs map[string]*sfu.DownTrack, sub room.Subsc
 	d := rtc.NewDownTrack(trackSID, sub.PublisherSID+"|"+trackSID, sub.Video, sub.Codecs, sources, func(mime string) {
 		s.p.RequestCodec(trackSID, mime)
 	})
+	d.SetPriority(sub.Priority)
 	newSection, err := s.mediaTransport().AddDownTrack(d)
 	if err != nil {
 		s.log.Debug("could not send a subscribed track", "track", sub.TrackSID, "error", err)

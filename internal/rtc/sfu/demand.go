@@ -133,3 +133,9 @@ func (r *Receiver) LayerBytes() [MaxLayers]uint64 {
 	}
 	return out
 }
+
+// SetPriority sets the allocation priority of d among its subscriber's video tracks.
+func (d *DownTrack) SetPriority(p int) { d.priority.Store(int32(p)) }
+
+// Priority returns the allocation priority of d.
+func (d *DownTrack) Priority() int { return int(d.priority.Load()) }

@@ -58,6 +58,8 @@ type DownTrack struct {
 	// what the subscriber asked for.
 	ceiling atomic.Int32
 	stalled atomic.Bool
+	// priority orders the subscriber's video when its bandwidth is short (higher first).
+	priority atomic.Int32
 
 	// mu serialises writes: each simulcast layer is read on its own goroutine.
 	mu       sync.Mutex
