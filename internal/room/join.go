@@ -140,7 +140,7 @@ func (r *Room) Activate(p *Participant, resp *livekit.JoinResponse) error {
 	r.broadcastLocked(p, p.infoLocked(), false)
 	r.roomChangedLocked()
 	r.updateLifecycleLocked()
-	r.reconcileLocked()
+	r.reconcileSubLocked(p) // a newcomer publishes nothing yet: only its own subscriptions change
 	if p.waiting {
 		r.startWaitLocked(p)
 	} else {
@@ -272,7 +272,7 @@ func (r *Room) detachLocked(p *Participant, reason livekit.DisconnectReason) {
 	delete(r.participants, p.identity)
 	delete(r.bySID, p.sid)
 	r.dropSubscriptionsLocked(p)
-	r.reconcileLocked()
+	r.forgetTracksLocked(p)
 	p.bumpLocked()
 	if p.activated && !p.hidden() {
 		r.sendOthersLocked(p, []*livekit.ParticipantInfo{goneInfo(p.infoLocked(), reason)})

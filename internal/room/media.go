@@ -308,67 +308,112 @@ func (p *Participant) SetSubscriptionPermission(sp *livekit.SubscriptionPermissi
 
 // reconcileLocked brings every participant's subscriptions in line with what it may
 // and wants to receive: new ones are pushed to its connection, gone ones withdrawn.
-// The first subscriber of a track makes its publisher hear track_subscribed.
+// The first subscriber of a track makes its publisher hear track_subscribed. It costs
+// O(participants × tracks); changes that concern one participant use the narrower
+// reconcileSubLocked and forgetTracksLocked.
 func (r *Room) reconcileLocked() {
+	pubs := r.publishedLocked()
 	for _, sub := range r.participants {
-		want := make(map[string]wanted)
-		seen := make(map[string]bool)
-		for _, pub := range r.participants {
-			for _, t := range pub.tracks {
-				if !desiresLocked(sub, pub, t) {
-					continue
-				}
-				seen[t.info.Sid] = true
-				allowed := allowsLocked(pub, sub, t.info.Sid)
-				if allowed == sub.denied[t.info.Sid] {
-					// Its access changed since it was last told (or it was never told of a
-					// refusal): subscription_permission_update.
-					if allowed {
-						delete(sub.denied, t.info.Sid)
-					} else {
-						sub.denied[t.info.Sid] = true
-					}
-					sub.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_SubscriptionPermissionUpdate{
-						SubscriptionPermissionUpdate: &livekit.SubscriptionPermissionUpdate{
-							ParticipantSid: pub.sid, TrackSid: t.info.Sid, Allowed: allowed,
-						},
-					}})
-				}
-				if allowed {
-					w := wanted{sub: subscriptionOf(pub, t), t: t}
-					w.sub.Priority = r.priorityLocked(pub, t)
-					want[t.info.Sid] = w
-					if !pub.announced[t.info.Sid] && pub.forwardOf == nil {
-						pub.announced[t.info.Sid] = true
-						pub.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackSubscribed{
-							TrackSubscribed: &livekit.TrackSubscribed{TrackSid: t.info.Sid},
-						}})
-					}
-				}
-			}
+		r.reconcileSubWithLocked(sub, pubs)
+	}
+}
+
+// pubTrack is one published track and its publisher.
+type pubTrack struct {
+	pub *Participant
+	t   *track
+}
+
+// publishedLocked lists the room's published tracks.
+func (r *Room) publishedLocked() []pubTrack {
+	var out []pubTrack
+	for _, pub := range r.participants {
+		for _, t := range pub.tracks {
+			out = append(out, pubTrack{pub, t})
 		}
-		for sid := range sub.denied {
-			if !seen[sid] {
-				delete(sub.denied, sid)
-			}
-		}
-		for sid := range sub.subscribed {
-			if _, ok := want[sid]; !ok {
+	}
+	return out
+}
+
+// reconcileSubLocked brings one participant's subscriptions in line (it joined, or
+// its own permission or choices changed).
+func (r *Room) reconcileSubLocked(sub *Participant) {
+	r.reconcileSubWithLocked(sub, r.publishedLocked())
+}
+
+// forgetTracksLocked withdraws everyone's subscriptions to p's tracks (p left the
+// room): what reconcileLocked would do, at O(participants × p's tracks).
+func (r *Room) forgetTracksLocked(p *Participant) {
+	for _, sub := range r.participants {
+		for _, t := range p.tracks {
+			sid := t.info.Sid
+			delete(sub.denied, sid)
+			if _, ok := sub.subscribed[sid]; ok {
 				delete(sub.subscribed, sid)
 				delete(sub.priorities, sid)
 				sub.sink.Unsubscribe(sid)
 			}
 		}
-		for sid, w := range want {
-			if sub.subscribed[sid] != w.t || sub.priorities[sid] != w.sub.Priority {
-				sub.subscribed[sid] = w.t
-				if w.sub.Priority == PriorityNormal {
-					delete(sub.priorities, sid)
-				} else {
-					sub.priorities[sid] = w.sub.Priority
-				}
-				sub.sink.Subscribe(w.sub)
+	}
+}
+
+func (r *Room) reconcileSubWithLocked(sub *Participant, pubs []pubTrack) {
+	want := make(map[string]wanted)
+	seen := make(map[string]bool)
+	for _, pt := range pubs {
+		pub, t := pt.pub, pt.t
+		if !desiresLocked(sub, pub, t) {
+			continue
+		}
+		seen[t.info.Sid] = true
+		allowed := allowsLocked(pub, sub, t.info.Sid)
+		if allowed == sub.denied[t.info.Sid] {
+			// Its access changed since it was last told (or it was never told of a
+			// refusal): subscription_permission_update.
+			if allowed {
+				delete(sub.denied, t.info.Sid)
+			} else {
+				sub.denied[t.info.Sid] = true
 			}
+			sub.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_SubscriptionPermissionUpdate{
+				SubscriptionPermissionUpdate: &livekit.SubscriptionPermissionUpdate{
+					ParticipantSid: pub.sid, TrackSid: t.info.Sid, Allowed: allowed,
+				},
+			}})
+		}
+		if allowed {
+			w := wanted{sub: subscriptionOf(pub, t), t: t}
+			w.sub.Priority = r.priorityLocked(pub, t)
+			want[t.info.Sid] = w
+			if !pub.announced[t.info.Sid] && pub.forwardOf == nil {
+				pub.announced[t.info.Sid] = true
+				pub.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackSubscribed{
+					TrackSubscribed: &livekit.TrackSubscribed{TrackSid: t.info.Sid},
+				}})
+			}
+		}
+	}
+	for sid := range sub.denied {
+		if !seen[sid] {
+			delete(sub.denied, sid)
+		}
+	}
+	for sid := range sub.subscribed {
+		if _, ok := want[sid]; !ok {
+			delete(sub.subscribed, sid)
+			delete(sub.priorities, sid)
+			sub.sink.Unsubscribe(sid)
+		}
+	}
+	for sid, w := range want {
+		if sub.subscribed[sid] != w.t || sub.priorities[sid] != w.sub.Priority {
+			sub.subscribed[sid] = w.t
+			if w.sub.Priority == PriorityNormal {
+				delete(sub.priorities, sid)
+			} else {
+				sub.priorities[sid] = w.sub.Priority
+			}
+			sub.sink.Subscribe(w.sub)
 		}
 	}
 }

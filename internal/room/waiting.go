@@ -260,7 +260,7 @@ func (r *Room) letInLocked(p *Participant, actor events.Actor) error {
 		r.sendOthersLocked(p, []*livekit.ParticipantInfo{info})
 	}
 	r.roomChangedLocked()
-	r.reconcileLocked()
+	r.reconcileSubLocked(p) // it published nothing while it waited
 	r.emitLocked(&events.Event{Kind: events.ParticipantAdmitted, Participant: info, Actor: actor, Changes: participantChanges(before, info)})
 	r.emitParticipantLocked(events.ParticipantJoined, p, actor, "")
 	return nil
