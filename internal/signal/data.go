@@ -14,6 +14,8 @@ const (
 	maxPendingReliable      = 1024
 	maxPendingReliableBytes = 8 << 20
 	maxPendingLossy         = 256
+	// dataRetry is how soon a reliable packet the channel refused is offered again.
+	dataRetry = 20 * time.Millisecond
 )
 
 // dataQueue holds data packets for one participant until its data channel of the
@@ -116,6 +118,8 @@ func (q *dataQueue) drain(t *rtc.Transport) (closed bool) {
 					q.relBytes += len(b)
 				}
 				q.mu.Unlock()
+				// Nothing else may come to wake the queue: try again shortly.
+				time.AfterFunc(dataRetry, q.wake)
 				break
 			}
 		}
