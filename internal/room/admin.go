@@ -439,7 +439,7 @@ func (m *Manager) UpdateSubscriptions(ctx context.Context, roomName, identity st
 	for _, sid := range sids {
 		p.subscriptions[sid] = subscribe
 	}
-	r.reconcileLocked()
+	r.reconcileSubLocked(p)
 	r.emitLocked(&events.Event{Kind: events.SubscriptionChanged, Participant: p.infoLocked(), Actor: actorOf(ctx),
 		Tracks: sids, Changes: []events.Change{{Field: "subscribed", After: fmt.Sprint(subscribe)}}})
 	return nil

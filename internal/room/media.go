@@ -91,7 +91,7 @@ func (p *Participant) AttachMedia(cid string, src MediaSource) {
 				p.tracks[i] = &c
 				r.muteSourceLocked(src, t.info.Muted)
 				r.syncForwardsLocked(p)
-				r.reconcileLocked()
+				r.reconcileTracksLocked(p, []string{sid})
 			}
 		}
 		return
@@ -103,7 +103,7 @@ func (p *Participant) AttachMedia(cid string, src MediaSource) {
 			p.tracks[i] = &c
 			r.muteSourceLocked(src, t.info.Muted)
 			r.syncForwardsLocked(p)
-			r.reconcileLocked()
+			r.reconcileTracksLocked(p, []string{c.info.Sid})
 			if _, ok := p.demand[src]; ok {
 				p.sendDemandLocked(&c) // the demand came before the track's publication
 			}
@@ -135,7 +135,7 @@ func (p *Participant) DetachMedia(src MediaSource) {
 			continue
 		}
 		r.syncForwardsLocked(p)
-		r.reconcileLocked()
+		r.reconcileTracksLocked(p, []string{t.info.Sid})
 	}
 }
 
@@ -241,7 +241,7 @@ func (p *Participant) SetSubscriptions(trackSIDs []string, subscribe bool) error
 	for _, sid := range trackSIDs {
 		p.subscriptions[sid] = subscribe
 	}
-	r.reconcileLocked()
+	r.reconcileSubLocked(p)
 	return nil
 }
 
@@ -302,7 +302,7 @@ func (p *Participant) SetSubscriptionPermission(sp *livekit.SubscriptionPermissi
 		return fmt.Errorf("%w: %q", ErrParticipantNotFound, p.identity)
 	}
 	p.allowed = proto.Clone(sp).(*livekit.SubscriptionPermission)
-	r.reconcileLocked()
+	r.reconcileTracksLocked(p, p.trackSIDs())
 	return nil
 }
 
@@ -314,8 +314,38 @@ func (p *Participant) SetSubscriptionPermission(sp *livekit.SubscriptionPermissi
 func (r *Room) reconcileLocked() {
 	pubs := r.publishedLocked()
 	for _, sub := range r.participants {
-		r.reconcileSubWithLocked(sub, pubs)
+		r.reconcileSubWithLocked(sub, pubs, nil)
 	}
+}
+
+// reconcileTracksLocked brings everyone's subscriptions to the tracks of pub with
+// these SIDs (published, changed or gone) in line: O(participants × len(sids)).
+func (r *Room) reconcileTracksLocked(pub *Participant, sids []string) {
+	if len(sids) == 0 {
+		return
+	}
+	scope := make(map[string]bool, len(sids))
+	for _, sid := range sids {
+		scope[sid] = true
+	}
+	var pubs []pubTrack
+	for _, t := range pub.tracks {
+		if scope[t.info.Sid] {
+			pubs = append(pubs, pubTrack{pub, t})
+		}
+	}
+	for _, sub := range r.participants {
+		r.reconcileSubWithLocked(sub, pubs, scope)
+	}
+}
+
+// trackSIDs lists the SIDs of p's tracks.
+func (p *Participant) trackSIDs() []string {
+	out := make([]string, len(p.tracks))
+	for i, t := range p.tracks {
+		out[i] = t.info.Sid
+	}
+	return out
 }
 
 // pubTrack is one published track and its publisher.
@@ -338,7 +368,7 @@ func (r *Room) publishedLocked() []pubTrack {
 // reconcileSubLocked brings one participant's subscriptions in line (it joined, or
 // its own permission or choices changed).
 func (r *Room) reconcileSubLocked(sub *Participant) {
-	r.reconcileSubWithLocked(sub, r.publishedLocked())
+	r.reconcileSubWithLocked(sub, r.publishedLocked(), nil)
 }
 
 // forgetTracksLocked withdraws everyone's subscriptions to p's tracks (p left the
@@ -357,7 +387,9 @@ func (r *Room) forgetTracksLocked(p *Participant) {
 	}
 }
 
-func (r *Room) reconcileSubWithLocked(sub *Participant, pubs []pubTrack) {
+// reconcileSubWithLocked reconciles sub's subscriptions to pubs; with scope set, only
+// the tracks with those SIDs are considered (the others stay as they are).
+func (r *Room) reconcileSubWithLocked(sub *Participant, pubs []pubTrack, scope map[string]bool) {
 	want := make(map[string]wanted)
 	seen := make(map[string]bool)
 	for _, pt := range pubs {
@@ -394,11 +426,14 @@ func (r *Room) reconcileSubWithLocked(sub *Participant, pubs []pubTrack) {
 		}
 	}
 	for sid := range sub.denied {
-		if !seen[sid] {
+		if !seen[sid] && (scope == nil || scope[sid]) {
 			delete(sub.denied, sid)
 		}
 	}
 	for sid := range sub.subscribed {
+		if scope != nil && !scope[sid] {
+			continue
+		}
 		if _, ok := want[sid]; !ok {
 			delete(sub.subscribed, sid)
 			delete(sub.priorities, sid)

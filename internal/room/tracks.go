@@ -317,9 +317,10 @@ func (p *Participant) SyncSending(sending []SendingTrack) {
 	if !changed {
 		return
 	}
+	before := p.trackSIDs()
 	p.tracks = kept
 	r.participantChangedLocked(p)
-	r.reconcileLocked()
+	r.reconcileTracksLocked(p, append(before, p.trackSIDs()...))
 	for _, ti := range published {
 		r.emitTrackLocked(events.TrackPublished, p, ti, actor)
 	}
