@@ -48,7 +48,8 @@ func TestBrowserMedia(t *testing.T) {
 	for _, mode := range []string{"single", "dual"} {
 		t.Run(mode, func(t *testing.T) {
 			room := "browser-" + mode
-			cfg := browserRunConfig{Mode: mode, StageTimeoutMs: browserStageTimeout.Milliseconds(), SampleMs: 1000, TmpDir: t.TempDir()}
+			cfg := browserRunConfig{Mode: mode, StageTimeoutMs: browserStageTimeout.Milliseconds(), SampleMs: 1000, TmpDir: t.TempDir(),
+				RoomOptions: map[string]any{"dynacast": true}, CheckDynacast: true}
 			if reference != "" {
 				cfg.URL = reference
 				room += "-" + fmt.Sprint(time.Now().UnixNano())
@@ -67,6 +68,10 @@ func TestBrowserMedia(t *testing.T) {
 			if !res.OK {
 				t.Fatalf("%s mode: the browsers did not see and hear each other: stopped at stage %q: %s%s",
 					mode, res.Stage, res.Error, res.problemList())
+			}
+			if d := res.Dynacast; d != nil {
+				t.Logf("dynacast: %d simulcast encodings; only the lowest active %d ms after the subscriber asked for it, all again %d ms after it asked for the high one",
+					d.Encodings, d.LowAfterMs, d.HighAfterMs)
 			}
 		})
 	}
@@ -131,6 +136,11 @@ type browserRunConfig struct {
 	SampleMs       int64                `json:"sampleMs"`
 	// TmpDir holds Chromium's fresh profile.
 	TmpDir string `json:"tmpDir"`
+	// RoomOptions are livekit-client's Room options; CheckDynacast adds the dynacast
+	// stages (the second page asks for the low layer of the first's camera, then the
+	// high one, and the first's simulcast encodings must follow).
+	RoomOptions   map[string]any `json:"roomOptions,omitempty"`
+	CheckDynacast bool           `json:"checkDynacast,omitempty"`
 }
 
 type browserParticipant struct {
@@ -148,6 +158,12 @@ type browserResult struct {
 	Versions map[string]string `json:"versions"`
 	SetupMs  int64             `json:"setupMs"`
 	TotalMs  int64             `json:"totalMs"`
+	// Dynacast is what the dynacast stages measured.
+	Dynacast *struct {
+		Encodings   int   `json:"encodings"`
+		LowAfterMs  int64 `json:"lowAfterMs"`
+		HighAfterMs int64 `json:"highAfterMs"`
+	} `json:"dynacast"`
 
 	Participants []struct {
 		Identity string `json:"identity"`

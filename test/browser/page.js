@@ -263,12 +263,31 @@
     if (S.room) await S.room.disconnect();
   }
 
+  // Dynacast: the subscriber picks a quality for the peer's camera; the publisher's
+  // camera sender says which of its simulcast encodings are active.
+  function setPeerVideoQuality(quality) {
+    const p = S.room.remoteParticipants.get(S.cfg.peer);
+    const pub = p && p.getTrackPublication(LK.Track.Source.Camera);
+    if (!pub) throw new Error('no camera publication of the peer');
+    pub.setVideoQuality(LK.VideoQuality[quality]);
+    return true;
+  }
+
+  function cameraEncodings() {
+    const pub = S.room.localParticipant.getTrackPublication(LK.Track.Source.Camera);
+    const sender = pub && pub.track && pub.track.sender;
+    if (!sender) return null;
+    return sender.getParameters().encodings.map((e) => ({ rid: e.rid || '', active: e.active }));
+  }
+
   window.usher = {
     sdkVersion: LK.version,
     start,
     status,
     stats,
     stop,
+    setPeerVideoQuality,
+    cameraEncodings,
     logs: () => S.logs.slice(),
   };
 })();

@@ -488,6 +488,36 @@ async function runOne(cfg, versions) {
       result.problems.push(...checkMedia(p.identity, s1[i], s2[i]));
     });
     if (result.problems.length) throw new StageError('media-flow', 'media did not flow both ways');
+
+    if (cfg.checkDynacast) {
+      // The SDK's dynacast: the second page asks for the low layer of the first page's
+      // camera; the first page stops encoding the others, and resumes them all when
+      // the high layer is asked for again.
+      const [pub, sub] = peers;
+      const encodings = () => pub.page.evaluate(() => window.usher.cameraEncodings());
+      const waitEncodings = async (stage, what, cond) => {
+        const deadline = Date.now() + stageMs;
+        for (;;) {
+          const e = await encodings();
+          if (e && cond(e)) return e;
+          if (Date.now() > deadline) throw new StageError(stage, `${what}: not within ${stageMs} ms (encodings ${JSON.stringify(e)})`);
+          await sleep(100);
+        }
+      };
+      result.stage = 'dynacast-all';
+      const all = await waitEncodings('dynacast-all', 'every simulcast encoding active', (e) => e.length > 1 && e.every((x) => x.active));
+      result.stage = 'dynacast-low';
+      const t = Date.now();
+      await sub.page.evaluate(() => window.usher.setPeerVideoQuality('LOW'));
+      const low = await waitEncodings('dynacast-low', 'only the lowest encoding active', (e) => e[0].active && e.slice(1).every((x) => !x.active));
+      result.dynacast = { encodings: all.length, lowAfterMs: Date.now() - t };
+      result.stage = 'dynacast-high';
+      const t2 = Date.now();
+      await sub.page.evaluate(() => window.usher.setPeerVideoQuality('HIGH'));
+      await waitEncodings('dynacast-high', 'every encoding active again', (e) => e.every((x) => x.active));
+      result.dynacast.highAfterMs = Date.now() - t2;
+      result.dynacast.low = low;
+    }
     result.stage = 'done';
     result.ok = true;
   } catch (e) {
