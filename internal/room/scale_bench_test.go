@@ -63,7 +63,7 @@ func BenchmarkJoinLargeRoom(b *testing.B) {
 // levelSource is an audio track's media at a fixed level.
 type levelSource struct{ level float64 }
 
-func (levelSource) SetMuted(bool)                {}
+func (levelSource) SetMuted(bool)             {}
 func (l levelSource) TakeAudioLevel() float64 { return l.level }
 
 // BenchmarkSpeakersLargeRoom measures one speaker update (every 400 ms) of a room of
