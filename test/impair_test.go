@@ -23,16 +23,30 @@ func withRelay(relay *testutil.TURNRelay) testutil.Option {
 	return testutil.WithConfig(func(c *config.Config) { c.RTC.TURNServers = []config.TURNServer{relay.Config()} })
 }
 
+// relayedClass is a server announcing a relay, a speaker publishing audio and video
+// directly, and a student who reaches the server only through the relay.
+type relayedClass struct {
+	relay            *testutil.TURNRelay
+	speaker, student *testutil.Client
+	apub, vpub       *lksdk.LocalTrackPublication
+}
+
+func startRelayedClass(t *testing.T) relayedClass {
+	t.Helper()
+	c := relayedClass{relay: testutil.StartTURNRelay(t)}
+	srv := testutil.StartServer(t, withRelay(c.relay))
+	c.speaker = srv.Join(t, "class", "speaker")
+	_, c.apub, c.vpub = publishMedia(t, c.speaker) // stops with the test
+	c.student = srv.Join(t, "class", "student", relayOnly)
+	return c
+}
+
 // A subscriber behind a link that loses 5% of the packets each way keeps receiving the
 // video: the server repairs the losses with NACK retransmissions. The subscriber can
 // only reach the server through the TURN relay the join response announced.
 func TestVideoKeepsPlayingAtFivePercentLoss(t *testing.T) {
-	relay := testutil.StartTURNRelay(t)
-	srv := testutil.StartServer(t, withRelay(relay))
-	speaker := srv.Join(t, "class", "speaker")
-	mp, _, vpub := publishMedia(t, speaker)
-	defer mp.close()
-	student := srv.Join(t, "class", "student", relayOnly)
+	c := startRelayedClass(t)
+	relay, student, vpub := c.relay, c.student, c.vpub
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	video := make(chan frame, 1024)
@@ -63,12 +77,8 @@ func TestVideoKeepsPlayingAtFivePercentLoss(t *testing.T) {
 // The connection rating follows the link: a subscriber behind a relay that loses a
 // fifth of its packets is no longer rated excellent, by itself and by the others.
 func TestConnectionQualityFollowsLoss(t *testing.T) {
-	relay := testutil.StartTURNRelay(t)
-	srv := testutil.StartServer(t, withRelay(relay))
-	speaker := srv.Join(t, "class", "speaker")
-	mp, apub, vpub := publishMedia(t, speaker)
-	defer mp.close()
-	student := srv.Join(t, "class", "student", relayOnly)
+	c := startRelayedClass(t)
+	relay, speaker, student, apub, vpub := c.relay, c.speaker, c.student, c.apub, c.vpub
 	// The student's SDK reports losses (NACKs, receiver reports) of what it reads.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
