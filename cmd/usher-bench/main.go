@@ -48,7 +48,7 @@ func main() {
 	target := flag.String("target", targetUsher, "server to measure: usher, livekit, or both (media scenario only: runs every load against each, side by side)")
 	scenario := flag.String("scenario", "join", "join: join time, memory, join/leave propagation; update: UpdateParticipant propagation; media: forwarding cost and latency")
 	sizes := flag.String("sizes", "100,500", "room sizes for -scenario update")
-	loads := flag.String("loads", strings.Join(mediaLoadNames(), ","), "media loads for -scenario media: fanout (1 publisher of Opus+VP8, 50 subscribers), simulcast (4 simulcast publishers, 16 subscribers)")
+	loads := flag.String("loads", strings.Join(mediaLoadNames(), ","), "media loads for -scenario media: fanout (1 publisher of Opus+VP8, 50 subscribers), simulcast (4 simulcast publishers, 16 subscribers), audio200 (1 Opus publisher, 200 subscribers), simulcast20 (4 simulcast publishers, 20 subscribers)")
 	warmup := flag.Duration("warmup", 5*time.Second, "media: time between all subscriptions being up and the measurement window")
 	window := flag.Duration("window", 20*time.Second, "media: measurement window")
 	runs := flag.Int("runs", 1, "media: runs of each load against each server (the table shows the median and the spread)")

@@ -20,10 +20,22 @@ type mediaLoad struct {
 	publishers  int
 	subscribers int
 	simulcast   bool // one simulcast VP8 track per publisher; else one Opus and one VP8 track
+	audioOnly   bool // one Opus track per publisher
+}
+
+// kind is what each publisher publishes.
+func (l mediaLoad) kind() publishKind {
+	switch {
+	case l.simulcast:
+		return publishSimulcast
+	case l.audioOnly:
+		return publishAudio
+	}
+	return publishAudioVideo
 }
 
 func (l mediaLoad) tracksPerPublisher() int {
-	if l.simulcast {
+	if l.simulcast || l.audioOnly {
 		return 1
 	}
 	return 2
@@ -35,6 +47,9 @@ func (l mediaLoad) subscriptions() int { return l.publishers * l.tracksPerPublis
 var mediaLoads = []mediaLoad{
 	{name: "fanout", desc: "1 publisher (Opus 20 ms + VP8 640x360 500 kbit/s 30 fps) -> 50 subscribers", publishers: 1, subscribers: 50},
 	{name: "simulcast", desc: "4 publishers of simulcast VP8 (180p 160k, 360p 450k, 720p 1.7M, 30 fps) -> 16 subscribers", publishers: 4, subscribers: 16, simulcast: true},
+	// The loads issue 13 names.
+	{name: "audio200", desc: "1 publisher (Opus 20 ms) -> 200 subscribers", publishers: 1, subscribers: 200, audioOnly: true},
+	{name: "simulcast20", desc: "4 publishers of simulcast VP8 (180p 160k, 360p 450k, 720p 1.7M, 30 fps) -> 20 subscribers", publishers: 4, subscribers: 20, simulcast: true},
 }
 
 func mediaLoadNames() []string {
@@ -294,7 +309,7 @@ func runMediaOnce(l mediaLoad, target string, cfg mediaConfig) (_ *mediaResult, 
 		return nil, err
 	}
 	for i, p := range pubs {
-		if err := p.publish(l.simulcast, fmt.Sprintf("pub%d", i)); err != nil {
+		if err := p.publish(l.kind(), fmt.Sprintf("pub%d", i)); err != nil {
 			return nil, err
 		}
 	}

@@ -42,17 +42,29 @@ type publisher struct {
 	writeErrs              atomic.Uint64
 }
 
-// publish publishes an Opus and a plain VP8 track (fan-out load) or one simulcast VP8
-// track of three layers, and starts writing to them.
-func (p *publisher) publish(simulcast bool, name string) error {
+// publishKind is what a publisher of a load publishes.
+type publishKind int
+
+const (
+	publishAudioVideo publishKind = iota // an Opus and a plain VP8 track
+	publishSimulcast                     // one simulcast VP8 track of three layers
+	publishAudio                         // one Opus track
+)
+
+// publish publishes the tracks of kind and starts writing to them.
+func (p *publisher) publish(kind publishKind, name string) error {
 	lp := p.room.LocalParticipant
-	if !simulcast {
+	if kind != publishSimulcast {
 		audio, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
 		if err != nil {
 			return err
 		}
 		if _, err := lp.PublishTrack(audio, &lksdk.TrackPublicationOptions{Name: "mic", Source: livekit.TrackSource_MICROPHONE}); err != nil {
 			return fmt.Errorf("%s: publishing audio: %w", name, err)
+		}
+		if kind == publishAudio {
+			p.start(func() { p.writeAudio(audio) })
+			return nil
 		}
 		video, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000})
 		if err != nil {

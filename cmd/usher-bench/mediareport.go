@@ -14,7 +14,7 @@ type mediaRow struct {
 	name  string
 	unit  string // printf verb for one value
 	value func(r *mediaResult) float64
-	// only restricts the row to the fan-out ("fanout") or simulcast loads.
+	// only restricts the row to loads with audio, plain video or simulcast ("": all).
 	only string
 }
 
@@ -34,10 +34,10 @@ var mediaRows = []mediaRow{
 	{name: "server RSS, end of window (MB)", unit: "%.1f", value: func(r *mediaResult) float64 { return float64(r.rssEnd) / 1024 }},
 	latRow("latency p50, all frames (ms)", (*mediaResult).allLat, 0.5, ""),
 	latRow("latency p99, all frames (ms)", (*mediaResult).allLat, 0.99, ""),
-	latRow("  audio p50 (ms)", func(r *mediaResult) []time.Duration { return r.audioLat }, 0.5, "fanout"),
-	latRow("  audio p99 (ms)", func(r *mediaResult) []time.Duration { return r.audioLat }, 0.99, "fanout"),
-	latRow("  video p50, frame complete (ms)", func(r *mediaResult) []time.Duration { return r.videoLat }, 0.5, "fanout"),
-	latRow("  video p99, frame complete (ms)", func(r *mediaResult) []time.Duration { return r.videoLat }, 0.99, "fanout"),
+	latRow("  audio p50 (ms)", func(r *mediaResult) []time.Duration { return r.audioLat }, 0.5, onlyAudio),
+	latRow("  audio p99 (ms)", func(r *mediaResult) []time.Duration { return r.audioLat }, 0.99, onlyAudio),
+	latRow("  video p50, frame complete (ms)", func(r *mediaResult) []time.Duration { return r.videoLat }, 0.5, onlyPlainVideo),
+	latRow("  video p99, frame complete (ms)", func(r *mediaResult) []time.Duration { return r.videoLat }, 0.99, onlyPlainVideo),
 	latRow("  video p50, first packet (ms)", func(r *mediaResult) []time.Duration { return r.videoFirst }, 0.5, ""),
 	latRow("  video p99, first packet (ms)", func(r *mediaResult) []time.Duration { return r.videoFirst }, 0.99, ""),
 	{name: "packets forwarded per second", unit: "%.0f", value: func(r *mediaResult) float64 { return float64(r.st.packets) / r.secs() }},
@@ -51,10 +51,10 @@ var mediaRows = []mediaRow{
 	{name: "UDP datagrams dropped at the server's sockets", unit: "%.0f", value: func(r *mediaResult) float64 { return float64(r.serverDrops) }},
 	{name: "UDP datagrams dropped at the clients' sockets", unit: "%.0f", value: func(r *mediaResult) float64 { return float64(r.clientDrops) }},
 	{name: "padding-only packets per second", unit: "%.0f", value: func(r *mediaResult) float64 { return float64(r.st.padding) / r.secs() }},
-	{name: "video frames of layer f (720p), %", unit: "%.1f", only: "simulcast", value: func(r *mediaResult) float64 {
+	{name: "video frames of layer f (720p), %", unit: "%.1f", only: onlySimulcast, value: func(r *mediaResult) float64 {
 		return pct(r.st.layerFrames[2], r.st.layerFrames[0]+r.st.layerFrames[1]+r.st.layerFrames[2])
 	}},
-	{name: "video frames of layer h (360p), %", unit: "%.1f", only: "simulcast", value: func(r *mediaResult) float64 {
+	{name: "video frames of layer h (360p), %", unit: "%.1f", only: onlySimulcast, value: func(r *mediaResult) float64 {
 		return pct(r.st.layerFrames[1], r.st.layerFrames[0]+r.st.layerFrames[1]+r.st.layerFrames[2])
 	}},
 	{name: "subscriptions with media, of wanted", unit: "%.0f", value: func(r *mediaResult) float64 { return float64(r.subsUp) }},
@@ -106,7 +106,7 @@ func printMediaTable(loads []mediaLoad, targets []string, results map[string]map
 		}
 		fmt.Fprintln(w, strings.Join(cells, "\t"))
 		for _, row := range mediaRows {
-			if row.only != "" && row.only != l.name {
+			if !row.appliesTo(l) {
 				continue
 			}
 			cells := []string{row.name}
@@ -134,3 +134,23 @@ How the figures are made (one fresh server process per run; clients and server s
   Packets lost: gaps in the RTP sequence numbers each subscriber received (net of late packets).
   Other processes' CPU: the machine's busy time (/proc/stat) minus the server's and the bench's.
 `
+
+// Which loads a row applies to.
+const (
+	onlyAudio      = "audio"
+	onlyPlainVideo = "plain video"
+	onlySimulcast  = "simulcast"
+)
+
+// appliesTo reports whether the row has a value for load l.
+func (row mediaRow) appliesTo(l mediaLoad) bool {
+	switch row.only {
+	case onlyAudio:
+		return l.kind() != publishSimulcast
+	case onlyPlainVideo:
+		return l.kind() == publishAudioVideo
+	case onlySimulcast:
+		return l.kind() == publishSimulcast
+	}
+	return true
+}
