@@ -16,14 +16,13 @@
 // passed, 1 when one failed, 2 when the harness could not run (no Chromium, no bundle).
 
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-import { CHROMIUM, CHROMIUM_FLAGS } from './chromium.mjs';
+import { CHROMIUM, CHROMIUM_FLAGS, serveFiles } from './chromium.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const wrapperDist = path.resolve(here, '..', '..', 'clients', 'js', 'dist');
@@ -77,20 +76,7 @@ async function startStaticServer() {
       throw new SetupError(`cannot read ${f.file}: ${e.message}`);
     }
   }
-  const server = http.createServer((req, res) => {
-    const f = bodies[new URL(req.url, 'http://x').pathname];
-    if (req.url === '/favicon.ico') {
-      res.writeHead(204).end();
-      return;
-    }
-    if (!f) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': f.type, 'Cache-Control': 'no-store' }).end(f.body);
-  });
-  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  return { server, origin: `http://127.0.0.1:${server.address().port}` };
+  return serveFiles(bodies);
 }
 
 // ---- the steps ------------------------------------------------------------------------------

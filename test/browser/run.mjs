@@ -18,7 +18,6 @@
 
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import http from 'node:http';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,7 +27,7 @@ import { gunzipSync } from 'node:zlib';
 import { SignalRequest, SignalResponse, WrappedJoinRequest, JoinRequest } from '@livekit/protocol';
 import { chromium } from 'playwright-core';
 
-import { CHROMIUM, CHROMIUM_FLAGS } from './chromium.mjs';
+import { CHROMIUM, CHROMIUM_FLAGS, serveFiles } from './chromium.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -149,20 +148,7 @@ async function startStaticServer() {
   };
   const bodies = {};
   for (const [p, f] of Object.entries(files)) bodies[p] = { body: await readFile(f.file), type: f.type };
-  const server = http.createServer((req, res) => {
-    const f = bodies[new URL(req.url, 'http://x').pathname];
-    if (req.url === '/favicon.ico') {
-      res.writeHead(204).end();
-      return;
-    }
-    if (!f) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': f.type, 'Cache-Control': 'no-store' }).end(f.body);
-  });
-  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  return { server, origin: `http://127.0.0.1:${server.address().port}` };
+  return serveFiles(bodies);
 }
 
 // ---- the signal trace (what went over /rtc, decoded) ---------------------------------------
