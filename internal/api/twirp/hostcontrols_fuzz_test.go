@@ -1,10 +1,8 @@
 package twirpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -62,11 +60,7 @@ func fuzzService(f *testing.F, n int, seeds []string, mk func(*room.Manager, Han
 // room "mine") and checks that room "theirs" is untouched and the answer is JSON or a
 // well-formed Twirp error.
 func serveAgainstTheirs(t *testing.T, h http.Handler, target *moderationTarget, service, method string, body []byte) {
-	req := httptest.NewRequest(http.MethodPost, "/twirp/"+service+"/"+method, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+target.token)
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
+	w := postJSON(h, service, method, target.token, body)
 	theirs, _ := target.mgr.Room("theirs")
 	if theirs == nil || len(theirs.Participants()) != 2 {
 		t.Fatalf("%s with an admin token for another room changed room \"theirs\" (body %q)", method, body)

@@ -64,11 +64,16 @@ func newModerationTarget(t testing.TB) *moderationTarget {
 }
 
 func (m *moderationTarget) call(method string, body []byte) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, "/twirp/"+ModerationServiceName+"/"+method, bytes.NewReader(body))
+	return postJSON(m.handler, ModerationServiceName, method, m.token, body)
+}
+
+// postJSON posts body to service/method of h with token, as a JSON Twirp call.
+func postJSON(h http.Handler, service, method, token string, body []byte) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, "/twirp/"+service+"/"+method, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+m.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	w := httptest.NewRecorder()
-	m.handler.ServeHTTP(w, req)
+	h.ServeHTTP(w, req)
 	return w
 }
 

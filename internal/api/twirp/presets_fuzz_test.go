@@ -1,7 +1,6 @@
 package twirpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -63,12 +62,7 @@ func newPresetsTarget(t testing.TB) *presetsTarget {
 }
 
 func (p *presetsTarget) call(method string, body []byte) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, "/twirp/"+PresetsServiceName+"/"+method, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+p.token)
-	w := httptest.NewRecorder()
-	p.handler.ServeHTTP(w, req)
-	return w
+	return postJSON(p.handler, PresetsServiceName, method, p.token, body)
 }
 
 // FuzzPresetsRequest sends arbitrary JSON bodies to every usher.Presets method through
